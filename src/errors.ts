@@ -1,0 +1,49 @@
+/**
+ * @module Typed errors. Lower layers throw these (or their own subclasses); the HTTP edge maps them to
+ * OpenAI's error shape once, and the CLI prints `message` as one line.
+ */
+
+/** OpenAI error `type` values we use. */
+export type OpenAIErrorType = 'invalid_request_error' | 'not_found_error' | 'rate_limit_error' | 'server_error';
+
+/** Base class of every error flatgate throws on purpose. */
+export class FlatgateError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly type: OpenAIErrorType = 'invalid_request_error',
+    readonly param: string | null = null,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A model file or folder that cannot be read as a valid checkpoint (truncated, lying header, bad config). */
+export class InvalidModelFile extends FlatgateError {
+  constructor(file: string, problem: string, options?: { cause?: unknown }) {
+    super(`${file}: ${problem}`, 'invalid_model_file', 'invalid_request_error', null, options);
+  }
+}
+
+/** A model that uses something flatgate does not support (architecture, dtype, rope scaling...). */
+export class UnsupportedModel extends FlatgateError {
+  constructor(message: string) {
+    super(message, 'unsupported_model');
+  }
+}
+
+/** A request or command argument that is invalid. */
+export class InvalidRequest extends FlatgateError {
+  constructor(message: string, param: string | null = null) {
+    super(message, 'invalid_request', 'invalid_request_error', param);
+  }
+}
+
+/** An unknown model id. */
+export class ModelNotFound extends FlatgateError {
+  constructor(id: string) {
+    super(`The model '${id}' does not exist`, 'model_not_found', 'not_found_error', 'model');
+  }
+}
