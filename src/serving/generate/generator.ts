@@ -1,0 +1,81 @@
+/**
+ * @module Generation: prefill the prompt, then decode token by token with the KV cache, as an async
+ * iterator of text deltas. Knows nothing of the model behind the decoder, only logits and a cache.
+ */
+import type { DecoderSession } from '../session/backend.ts';
+import { createRng, logSoftmax, sampleToken, type SamplingParams } from './sampling.ts';
+import { scanStops } from './stop-strings.ts';
+
+/** Parameters of one generation. */
+export interface GenerateParams extends SamplingParams {
+  maxTokens: number;
+  /** PRNG seed; a random one when absent. */
+  seed?: number;
+  /** Text that ends the generation (not included in the output). */
+  stop?: readonly string[];
+  /** Token ids that end the generation (EOS). */
+  stopIds: readonly number[];
+}
+
+/** Why a generation ended. */
+export type FinishReason = 'stop' | 'length';
+
+/** One generated token and the text it adds. */
+export interface GeneratedToken {
+  id: number;
+  /** Text newly visible after this token (may be empty while a UTF-8 sequence or stop string is pending). */
+  text: string;
+  logprob: number;
+}
+
+/** What decodes ids to text. */
+export interface TextDecoder {
+  decode(ids: readonly number[]): string;
+}
+
+/** How many prompt tokens give the first generated piece its context (leading space, UTF-8 bytes). */
+const DECODE_CONTEXT = 4;
+
+/**
+ * Generates from `promptIds` (which already hold BOS where wanted). Yields tokens as they come and
+ * returns the finish reason. Stops early when `signal` aborts.
+ * @example
+ * for await (const t of generate(session, tok, tok.encode('Once', { bos: true }), params)) process.stdout.write(t.text);
+ */
+export async function* generate(
+  decoder: DecoderSession,
+  text: TextDecoder,
+  promptIds: readonly number[],
+  params: GenerateParams,
+  signal?: AbortSignal,
+): AsyncGenerator<GeneratedToken, FinishReason> {
+  if (promptIds.length === 0) throw new RangeError('generate needs at least one prompt token (BOS)');
+  const rng = createRng(params.seed ?? Math.floor(Math.random() * 2 ** 32));
+  const stops = params.stop ?? [];
+  const prefix = promptIds.slice(-DECODE_CONTEXT);
+  const prefixText = text.decode(prefix);
+  const generated: number[] = [];
+  let emitted = 0;
+  const budget = Math.min(params.maxTokens, decoder.maxPositions - promptIds.length);
+  if (budget <= 0) return 'length';
+
+  let step = await decoder.step(promptIds, 1, null, 1);
+  for (;;) {
+    if (signal?.aborted) return 'stop';
+    const row = step.logits.subarray(step.logits.length - decoder.vocabSize);
+    const id = sampleToken(row, params, rng);
+    if (params.stopIds.includes(id)) return 'stop';
+    generated.push(id);
+    const full = text.decode([...prefix, ...generated]).slice(prefixText.length);
+    // a trailing U+FFFD means an incomplete UTF-8 sequence: wait for its other bytes
+    const visible = full.endsWith('\uFFFD') ? full.slice(0, -1) : full;
+    const last = generated.length >= budget;
+    const scan = scanStops(visible, emitted, stops);
+    const end = last && !scan.stopped ? full.length : scan.end;
+    yield { id, text: (last ? full : visible).slice(emitted, end), logprob: logSoftmax(row)[id] };
+    emitted = end;
+    if (scan.stopped) return 'stop';
+    if (last) return 'length';
+    step = await decoder.step([id], 1, step.cache);
+  }
+}

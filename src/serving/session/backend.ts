@@ -1,0 +1,61 @@
+/**
+ * @module What the rest of flatgate needs from a tensor engine, without naming one: run a serialized
+ * graph on named tensors, and step a decoder with an opaque KV cache. `local-backend.ts` implements it
+ * with onnxruntime-node; a remote backend (HTTP) can implement it where native code cannot load.
+ */
+
+/** A dense tensor crossing the engine boundary. */
+export interface HostTensor {
+  data: Float32Array | BigInt64Array | Int32Array;
+  dims: number[];
+}
+
+/** Execution provider preference: `auto` tries CUDA and falls back to the CPU. */
+export type ProviderPreference = 'auto' | 'cuda' | 'cpu';
+
+/** Options for creating a session. */
+export interface SessionOptions {
+  /** Intra-op threads (default: all cores). */
+  threads?: number;
+  provider?: ProviderPreference;
+}
+
+/** A session over one graph. `run` may be called concurrently. */
+export interface GraphSession {
+  /** The provider actually used (`cuda` or `cpu`). */
+  readonly provider: 'cuda' | 'cpu';
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, HostTensor>, outputs?: readonly string[]): Promise<Record<string, HostTensor>>;
+  release(): Promise<void>;
+}
+
+/** The KV cache of one sequence batch: opaque outside the backend, except for its length. */
+export interface KvCache {
+  readonly batch: number;
+  readonly length: number;
+}
+
+/** One decoder step's result. */
+export interface DecoderStep {
+  /** Logits [batch, logitsLength, vocab], row-major. */
+  logits: Float32Array;
+  logitsLength: number;
+  cache: KvCache;
+  /** `hidden[l]`: input of block l, [batch, seq, D] (only when the session was built with hidden states). */
+  hidden?: Float32Array[];
+}
+
+/** A decoder: feed new tokens (with the cache of the ones before), get logits and the grown cache. */
+export interface DecoderSession {
+  readonly provider: 'cuda' | 'cpu';
+  readonly vocabSize: number;
+  readonly maxPositions: number;
+  readonly numLayers: number;
+  /**
+   * Runs `ids` ([batch, seq] row-major, all rows the same length) after `cache` (or from scratch).
+   * `logitsToKeep` limits logits to the last n positions (all by default).
+   */
+  step(ids: readonly number[], batch: number, cache: KvCache | null, logitsToKeep?: number): Promise<DecoderStep>;
+  release(): Promise<void>;
+}
