@@ -106,6 +106,8 @@ export interface Tokenizer {
   toTokenizerJson(): unknown;
   /** The sentencepiece vocabulary, where the tokenizer has one (for GGUF export). */
   sentencePieceVocab(): SentencePieceVocab | null;
+  /** The tokenizer_config.json it was loaded with (chat template etc.), where there was one. */
+  tokenizerConfig?(): Record<string, unknown> | null;
 }
 
 /** A model with its tokenizer, as loaded from a path. */

@@ -1,0 +1,11 @@
+/**
+ * @module The one Hono environment type every router uses.
+ */
+import type { ModelPool } from './serving/model-pool.ts';
+
+/** Bindings and per-request variables of the app. */
+export interface AppEnv {
+  Variables: {
+    pool: ModelPool;
+  };
+}
