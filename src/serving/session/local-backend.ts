@@ -32,7 +32,7 @@ async function createOrtSession(graph: SerializedModel, opts: SessionOptions): P
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
-    externalData: [{ path: graph.dataFile, data: graph.data }],
+    ...(graph.data.length ? { externalData: [{ path: graph.dataFile, data: graph.data }] } : {}),
   };
   const pref = opts.provider ?? 'auto';
   if (pref === 'cuda' || (pref === 'auto' && cudaProviderInstalled())) {
