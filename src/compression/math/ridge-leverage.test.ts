@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidRequest } from '../../errors.ts';
+import { seededRandom } from '../../../test/reference/random-model.ts';
+import { accumulateGram } from './gram.ts';
+import { ridgeLeverage } from './ridge-leverage.ts';
+
+/** Solves M X = B (n x n, n x m) by Gaussian elimination with partial pivoting. */
+function gaussSolve(M: Float64Array, B: Float64Array, n: number, m: number): Float64Array {
+  const A = Float64Array.from(M);
+  const X = Float64Array.from(B);
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(A[r * n + c]) > Math.abs(A[p * n + c])) p = r;
+    for (let k = 0; k < n; k++) [A[c * n + k], A[p * n + k]] = [A[p * n + k], A[c * n + k]];
+    for (let k = 0; k < m; k++) [X[c * m + k], X[p * m + k]] = [X[p * m + k], X[c * m + k]];
+    for (let r = c + 1; r < n; r++) {
+      const f = A[r * n + c] / A[c * n + c];
+      for (let k = c; k < n; k++) A[r * n + k] -= f * A[c * n + k];
+      for (let k = 0; k < m; k++) X[r * m + k] -= f * X[c * m + k];
+    }
+  }
+  for (let r = n - 1; r >= 0; r--) {
+    for (let k = 0; k < m; k++) {
+      let s = X[r * m + k];
+      for (let j = r + 1; j < n; j++) s -= A[r * n + j] * X[j * m + k];
+      X[r * m + k] = s / A[r * n + r];
+    }
+  }
+  return X;
+}
+
+describe('ridgeLeverage', () => {
+  it('diagonal C: s_i = c_i / (c_i + lambda)', () => {
+    const { scores, lambda } = ridgeLeverage(Float64Array.of(3, 0, 0, 1), 2, 0.5);
+    expect(lambda).toBe(1);
+    expect(scores[0]).toBeCloseTo(0.75, 15);
+    expect(scores[1]).toBeCloseTo(0.5, 15);
+  });
+
+  it('equals diag(C (C + lambda I)^-1) for a rank-deficient Gram matrix', () => {
+    const D = 12;
+    const N = 8;
+    const rand = seededRandom(5);
+    const psi = Float64Array.from({ length: N * D }, () => rand() - 0.5);
+    const C = new Float64Array(D * D);
+    accumulateGram(C, psi, N, D);
+    const rho = 0.05;
+    const { scores, lambda } = ridgeLeverage(C, D, rho);
+    let trace = 0;
+    for (let i = 0; i < D; i++) trace += C[i * D + i];
+    expect(lambda).toBeCloseTo((rho * trace) / D, 15);
+    const A = Float64Array.from(C);
+    for (let i = 0; i < D; i++) A[i * D + i] += lambda;
+    // (C + lambda I) X = C  =>  X = (C + lambda I)^-1 C, and diag(C (C+lI)^-1) = diag(X) by symmetry.
+    const X = gaussSolve(A, C, D, D);
+    let sum = 0;
+    for (let i = 0; i < D; i++) {
+      expect(scores[i]).toBeCloseTo(X[i * D + i], 12);
+      expect(scores[i]).toBeGreaterThan(0);
+      expect(scores[i]).toBeLessThan(1);
+      sum += scores[i];
+    }
+    expect(sum).toBeLessThan(N);
+  });
+
+  it('rejects a bad rho or an all-zero Gram matrix', () => {
+    expect(() => ridgeLeverage(Float64Array.of(1), 1, 0)).toThrow(InvalidRequest);
+    expect(() => ridgeLeverage(Float64Array.of(1), 1, NaN)).toThrow(InvalidRequest);
+    expect(() => ridgeLeverage(new Float64Array(4), 2, 0.1)).toThrow(InvalidRequest);
+  });
+});
+
