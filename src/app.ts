@@ -5,7 +5,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv } from './app-env.ts';
-import { FlatgateError } from './errors.ts';
+import { PayloadTooLarge } from './errors.ts';
 import { completionsRoute } from './routes/completions.ts';
 import { modelsRoute } from './routes/models.ts';
 import { toOpenAIError } from './routes/openai-error.ts';
@@ -16,13 +16,6 @@ export interface AppDeps {
   pool: ModelPool;
   maxRequestBytes: number;
   log?: (msg: string, err?: unknown) => void;
-}
-
-class PayloadTooLarge extends FlatgateError {
-  readonly status = 413;
-  constructor(limit: number) {
-    super(`The request body is larger than ${limit} bytes`, 'request_too_large');
-  }
 }
 
 /**

@@ -47,3 +47,27 @@ export class ModelNotFound extends FlatgateError {
     super(`The model '${id}' does not exist`, 'model_not_found', 'not_found_error', 'model');
   }
 }
+
+/** Too many requests queued for a variant, or a key over its rate limit (HTTP 429). */
+export class Overloaded extends FlatgateError {
+  readonly status = 429;
+  constructor(message: string) {
+    super(message, 'overloaded', 'rate_limit_error');
+  }
+}
+
+/** A model that exists but cannot serve yet, e.g. a variant still compressing (HTTP 503). */
+export class VariantNotReady extends FlatgateError {
+  readonly status = 503;
+  constructor(id: string, state: string) {
+    super(`The model '${id}' is not ready (${state})`, 'model_not_ready', 'server_error', 'model');
+  }
+}
+
+/** A request body over the size limit (HTTP 413). */
+export class PayloadTooLarge extends FlatgateError {
+  readonly status = 413;
+  constructor(limit: number) {
+    super(`The request body is larger than ${limit} bytes`, 'request_too_large');
+  }
+}

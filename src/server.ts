@@ -11,7 +11,7 @@ import { ModelPool } from './serving/model-pool.ts';
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   await mkdir(config.dataDir, { recursive: true });
-  const pool = new ModelPool({ threads: config.threads });
+  const pool = new ModelPool({ session: { threads: config.threads } });
   if (config.demoModel) pool.add(config.demoModelName, await loadModel(config.demoModel));
   const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes });
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {

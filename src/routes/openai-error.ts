@@ -25,7 +25,8 @@ const STATUS_BY_TYPE: Record<string, ContentfulStatusCode> = {
 export function toOpenAIError(err: unknown): { status: ContentfulStatusCode; body: OpenAIErrorBody } {
   if (err instanceof FlatgateError) {
     const status = (err as { status?: ContentfulStatusCode }).status ?? STATUS_BY_TYPE[err.type] ?? 500;
-    const message = status >= 500 && err.type === 'server_error' ? 'The server had an error while processing your request' : err.message;
+    // server errors keep their message only when it was written for the client (503 not ready)
+    const message = status === 500 ? 'The server had an error while processing your request' : err.message;
     return { status, body: { error: { message, type: err.type, param: err.param, code: err.code } } };
   }
   if (err instanceof HTTPException) {

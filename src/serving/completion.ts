@@ -3,7 +3,7 @@
  * sampling parameters of the OpenAI API, and prompt scoring (`echo` + `logprobs`), independent of HTTP.
  */
 import { InvalidRequest } from '../errors.ts';
-import type { Tokenizer } from '../model/types.ts';
+import type { LoadedModel, Tokenizer } from '../model/types.ts';
 import { generate, type FinishReason } from './generate/generator.ts';
 import type { ServedModel } from './model-pool.ts';
 import { scoreTokens } from './score.ts';
@@ -34,8 +34,8 @@ export interface CompletionEnd {
 }
 
 /** Prompt ids with BOS, checked against the context. */
-export function encodePrompt(served: ServedModel, prompt: string, maxTokens: number): number[] {
-  const { tokenizer, model } = served.loaded;
+export function encodePrompt(loaded: LoadedModel, prompt: string, maxTokens: number): number[] {
+  const { tokenizer, model } = loaded;
   const ids = tokenizer.encode(prompt, { bos: true });
   const ctx = model.config.maxPositions;
   if (ids.length > ctx) {
@@ -59,8 +59,9 @@ export async function* completeStream(
   params: CompletionParams,
   signal?: AbortSignal,
 ): AsyncGenerator<CompletionDelta, CompletionEnd> {
-  const ids = encodePrompt(served, params.prompt, params.maxTokens);
-  const { tokenizer, model } = served.loaded;
+  const loaded = await served.loaded();
+  const ids = encodePrompt(loaded, params.prompt, params.maxTokens);
+  const { tokenizer, model } = loaded;
   if (params.maxTokens === 0) return { finishReason: 'length', promptTokens: ids.length, completionTokens: 0 };
   const session = await served.session();
   const it = generate(session, tokenizer, ids, {
@@ -106,10 +107,11 @@ export function tokenTexts(tokenizer: Tokenizer, ids: readonly number[]): string
  * BOS first with a null logprob, every other token scored given all the tokens before it.
  */
 export async function scorePrompt(served: ServedModel, prompt: string, topK: number): Promise<PromptLogprobs> {
-  const ids = encodePrompt(served, prompt, 0);
+  const loaded = await served.loaded();
+  const ids = encodePrompt(loaded, prompt, 0);
   const session = await served.session();
   const { logprobs, top } = await scoreTokens(session, ids, topK);
-  const { tokenizer } = served.loaded;
+  const { tokenizer } = loaded;
   const texts = ['', ...tokenTexts(tokenizer, ids.slice(1))];
   const offsets: number[] = [];
   let pos = 0;

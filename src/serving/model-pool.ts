@@ -1,49 +1,135 @@
 /**
- * @module The models a gateway serves, by id, each with one decoder session created on first use and
- * reused by every request (each request has its own KV cache, so they never share state).
+ * @module The models a gateway serves, by id: originals (`<name>`) and their variants
+ * (`<name>:<variant>`). Weights and sessions load lazily on first use and are reused by every request
+ * (each request has its own KV cache); loaded variants are evicted least-recently-used when their
+ * estimated memory exceeds the pool's budget. Each variant has its own scheduler.
  */
-import { ModelNotFound } from '../errors.ts';
-import type { LoadedModel } from '../model/types.ts';
+import { ModelNotFound, VariantNotReady } from '../errors.ts';
+import { countParams, type LoadedModel } from '../model/types.ts';
+import { Scheduler, type SchedulerLimits } from './scheduler.ts';
 import type { DecoderSession, SessionOptions } from './session/backend.ts';
 import { createDecoderSession } from './session/local-backend.ts';
 
-/** A served model: its weights, tokenizer and (lazily) its session. */
+/** What is known of a served model without loading it. */
+export interface ServedModelInfo {
+  /** The original's id for a variant, null for an original. */
+  parent: string | null;
+  /** 'original', 'flattengpt', 'shortgpt', ... */
+  method: string;
+  /** Unix seconds. */
+  created?: number;
+  /** Not ready yet (e.g. still compressing): requests get 503. */
+  pending?: string;
+}
+
+/** A served model: metadata, its scheduler, and lazy access to weights and session. */
 export interface ServedModel {
-  id: string;
-  created: number;
-  loaded: LoadedModel;
+  readonly id: string;
+  readonly created: number;
+  readonly info: ServedModelInfo;
+  readonly scheduler: Scheduler;
+  /** Weights and tokenizer, loading them if needed. */
+  loaded(): Promise<LoadedModel>;
+  /** The decoder session, creating it if needed. */
   session(): Promise<DecoderSession>;
+  /** Whether weights are in memory now. */
+  readonly resident: boolean;
+}
+
+/** Pool options. */
+export interface ModelPoolOptions {
+  session?: SessionOptions;
+  /** Budget for resident variants (estimated: 8 bytes a parameter, JS copy + engine copy). */
+  maxResidentBytes?: number;
+  limits?: SchedulerLimits;
+}
+
+class Entry implements ServedModel {
+  readonly created: number;
+  readonly scheduler: Scheduler;
+  lastUsed = 0;
+  bytes = 0;
+  private weights: Promise<LoadedModel> | null = null;
+  private decoder: Promise<DecoderSession> | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly info: ServedModelInfo,
+    private readonly load: () => Promise<LoadedModel>,
+    private readonly pool: ModelPool,
+    private readonly sessionOptions: SessionOptions,
+    limits: SchedulerLimits,
+  ) {
+    this.created = info.created ?? Math.floor(Date.now() / 1000);
+    this.scheduler = new Scheduler(limits);
+  }
+
+  get resident(): boolean {
+    return this.weights !== null;
+  }
+
+  loaded(): Promise<LoadedModel> {
+    if (this.info.pending) throw new VariantNotReady(this.id, this.info.pending);
+    this.lastUsed = performance.now();
+    this.weights ??= this.load().then(
+      (m) => {
+        this.bytes = countParams(m.model) * 8;
+        this.pool.evictFor(this);
+        return m;
+      },
+      (err) => {
+        this.weights = null;
+        throw err;
+      },
+    );
+    return this.weights;
+  }
+
+  session(): Promise<DecoderSession> {
+    this.lastUsed = performance.now();
+    this.decoder ??= this.loaded()
+      .then((m) => createDecoderSession(m.model, this.sessionOptions))
+      .catch((err) => {
+        this.decoder = null;
+        throw err;
+      });
+    return this.decoder;
+  }
+
+  /** Drops weights and session; the next request loads them again. */
+  async evict(): Promise<void> {
+    const decoder = this.decoder;
+    this.decoder = null;
+    this.weights = null;
+    this.bytes = 0;
+    if (decoder) await (await decoder.catch(() => null))?.release();
+  }
 }
 
 /**
  * Holds served models.
  * @example
- * const pool = new ModelPool({ threads: 2 });
+ * const pool = new ModelPool({ session: { threads: 2 } });
  * pool.add('stories260K', await loadModel(path));
  * const s = await pool.get('stories260K').session();
  */
 export class ModelPool {
-  private readonly models = new Map<string, ServedModel>();
+  private readonly models = new Map<string, Entry>();
 
-  constructor(private readonly sessionOptions: SessionOptions = {}) {}
+  constructor(private readonly opts: ModelPoolOptions = {}) {}
 
-  /** Registers `loaded` under `id` (replacing any model of that id). */
-  add(id: string, loaded: LoadedModel): ServedModel {
-    let session: Promise<DecoderSession> | null = null;
-    const served: ServedModel = {
-      id,
-      created: Math.floor(Date.now() / 1000),
-      loaded,
-      session: () => {
-        session ??= createDecoderSession(loaded.model, this.sessionOptions).catch((err) => {
-          session = null;
-          throw err;
-        });
-        return session;
-      },
-    };
-    this.models.set(id, served);
-    return served;
+  /** Registers a model whose weights `load` provides on first use. Replaces any model of that id. */
+  register(id: string, info: ServedModelInfo, load: () => Promise<LoadedModel>): ServedModel {
+    const old = this.models.get(id);
+    if (old) void old.evict();
+    const entry = new Entry(id, info, load, this, this.opts.session ?? {}, this.opts.limits ?? { concurrency: 4, queue: 64 });
+    this.models.set(id, entry);
+    return entry;
+  }
+
+  /** Registers an already loaded model as an original. */
+  add(id: string, loaded: LoadedModel, info: ServedModelInfo = { parent: null, method: 'original' }): ServedModel {
+    return this.register(id, info, async () => loaded);
   }
 
   /** The model `id`, or ModelNotFound. */
@@ -53,7 +139,36 @@ export class ModelPool {
     return m;
   }
 
+  has(id: string): boolean {
+    return this.models.has(id);
+  }
+
   list(): ServedModel[] {
     return [...this.models.values()];
+  }
+
+  /** The variants of an original (the original first). */
+  family(id: string): ServedModel[] {
+    return this.list().filter((m) => m.id === id || m.info.parent === id);
+  }
+
+  async remove(id: string): Promise<void> {
+    const m = this.models.get(id);
+    this.models.delete(id);
+    await m?.evict();
+  }
+
+  /** Evicts least-recently-used idle variants until `keep` fits the budget. */
+  evictFor(keep: Entry): void {
+    const budget = this.opts.maxResidentBytes;
+    if (!budget) return;
+    const resident = [...this.models.values()].filter((m) => m.resident && m !== keep).sort((a, b) => a.lastUsed - b.lastUsed);
+    let total = keep.bytes + resident.reduce((s, m) => s + m.bytes, 0);
+    for (const m of resident) {
+      if (total <= budget) break;
+      if (m.scheduler.load.running > 0) continue;
+      total -= m.bytes;
+      void m.evict();
+    }
   }
 }
