@@ -1,11 +1,14 @@
 /**
  * @module The one Hono environment type every router uses.
  */
+import type { InferenceDeps } from './serving/inference.ts';
 import type { ModelPool } from './serving/model-pool.ts';
 
 /** Bindings and per-request variables of the app. */
 export interface AppEnv {
   Variables: {
     pool: ModelPool;
+    /** Serving services: pool, A/B router, metrics. */
+    inference: InferenceDeps;
   };
 }

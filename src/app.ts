@@ -6,14 +6,20 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv } from './app-env.ts';
 import { PayloadTooLarge } from './errors.ts';
+import { chatCompletionsRoute } from './routes/chat-completions.ts';
 import { completionsRoute } from './routes/completions.ts';
 import { modelsRoute } from './routes/models.ts';
 import { toOpenAIError } from './routes/openai-error.ts';
+import { AbRouter } from './serving/ab-router.ts';
+import type { InferenceDeps } from './serving/inference.ts';
+import { MetricsStore } from './serving/metrics.ts';
 import type { ModelPool } from './serving/model-pool.ts';
 
 /** What the app needs from its platform. */
 export interface AppDeps {
   pool: ModelPool;
+  router?: AbRouter;
+  metrics?: MetricsStore;
   maxRequestBytes: number;
   log?: (msg: string, err?: unknown) => void;
 }
@@ -24,19 +30,27 @@ export interface AppDeps {
  */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const log = deps.log ?? ((msg, err) => console.error(msg, err));
+  const inference: InferenceDeps = { pool: deps.pool, router: deps.router ?? new AbRouter(), metrics: deps.metrics ?? new MetricsStore(), log };
   const app = new Hono<AppEnv>();
   app.use('*', async (c, next) => {
     c.set('pool', deps.pool);
+    c.set('inference', inference);
     await next();
   });
-  app.use('/v1/*', bodyLimit({ maxSize: deps.maxRequestBytes, onError: () => { throw new PayloadTooLarge(deps.maxRequestBytes); } }));
+  // JSON endpoints only: uploads stream their bodies and have their own limit
+  const jsonLimit = bodyLimit({ maxSize: deps.maxRequestBytes, onError: () => { throw new PayloadTooLarge(deps.maxRequestBytes); } });
+  for (const path of ['/v1/completions', '/v1/chat/completions', '/v1/models/*']) app.use(path, jsonLimit);
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.route('/', modelsRoute);
   app.route('/', completionsRoute);
+  app.route('/', chatCompletionsRoute);
+  app.get('/metrics', (c) => c.text(inference.metrics.prometheus(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
   app.notFound((c) => c.json({ error: { message: `No route for ${c.req.method} ${c.req.path}`, type: 'not_found_error', param: null, code: null } }, 404));
   app.onError((err, c) => {
     const { status, body } = toOpenAIError(err);
     if (status >= 500) log(`${c.req.method} ${c.req.path} failed`, err);
+    // the rest of an oversize body is never read: close the connection so a client cannot reuse it
+    if (status === 413) c.header('connection', 'close');
     return c.json(body, status);
   });
   return app;

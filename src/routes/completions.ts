@@ -1,82 +1,73 @@
 /**
- * @module POST /v1/completions: validate, call the completion service, shape OpenAI's response (JSON or
- * server-sent events ending with `data: [DONE]`). A client that disconnects stops its generation.
+ * @module POST /v1/completions: validate, run through the inference service, shape OpenAI's response
+ * (JSON, or server-sent events ending with `data: [DONE]`). `echo` + `logprobs` + `max_tokens: 0` scores
+ * the prompt as vLLM does. A client that disconnects stops its generation.
  */
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { randomUUID } from 'node:crypto';
 import type { AppEnv } from '../app-env.ts';
 import { InvalidRequest } from '../errors.ts';
-import { completeStream, scorePrompt, type CompletionParams } from '../serving/completion.ts';
-import { completionRequest, type CompletionRequest } from './schemas.ts';
+import { scorePrompt } from '../serving/completion.ts';
+import { resolveTarget, runCompletion } from '../serving/inference.ts';
+import { choiceParams, completionLogprobs, runChoices, toParams, usageOf, userKey } from './run-choices.ts';
+import { completionRequest } from './schemas.ts';
 import { parseJson } from './validate.ts';
-
-function toParams(req: CompletionRequest): CompletionParams {
-  return {
-    prompt: req.prompt,
-    maxTokens: req.max_tokens ?? 16,
-    temperature: req.temperature ?? 1,
-    topP: req.top_p ?? 1,
-    topK: req.top_k && req.top_k > 0 ? req.top_k : 0,
-    seed: req.seed ?? undefined,
-    stop: req.stop == null ? [] : typeof req.stop === 'string' ? [req.stop] : req.stop,
-  };
-}
 
 /** The completions router. */
 export const completionsRoute = new Hono<AppEnv>().post('/v1/completions', async (c) => {
+  const arrival = performance.now();
   const req = await parseJson(c, completionRequest);
-  const served = c.var.pool.get(req.model);
-  const params = toParams(req);
+  const target = resolveTarget(c.var.inference, req.model, userKey(c, req.user));
+  const params = toParams(req, req.prompt, 16, req.logprobs ?? 0);
   const n = req.n ?? 1;
-  const id = `cmpl-${randomUUID()}`;
-  const created = Math.floor(Date.now() / 1000);
-  const base = { id, object: 'text_completion', created, model: served.id };
+  const base = { id: `cmpl-${randomUUID()}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: target.served.id };
+  c.header('x-flatgate-variant', target.served.id);
+  const promptText = typeof req.prompt === 'string' ? req.prompt : (await target.served.loaded()).tokenizer.decode(req.prompt);
 
   if (req.stream) {
     if (req.echo && req.logprobs != null) throw new InvalidRequest('echo with logprobs is not supported when streaming', 'stream');
     return streamSSE(c, async (sse) => {
       const abort = new AbortController();
       sse.onAbort(() => abort.abort());
+      const ends = [];
       for (let index = 0; index < n; index++) {
-        const it = completeStream(served, { ...params, seed: params.seed === undefined ? undefined : params.seed + index }, abort.signal);
-        if (req.echo) await sse.writeSSE({ data: JSON.stringify({ ...base, choices: [{ index, text: params.prompt, finish_reason: null, logprobs: null }] }) });
+        const chunk = (text: string, finish: string | null) => sse.writeSSE({ data: JSON.stringify({ ...base, choices: [{ index, text, finish_reason: finish, logprobs: null }] }) });
+        if (req.echo) await chunk(promptText, null);
+        const it = runCompletion(c.var.inference, target, choiceParams(params, index), arrival, abort.signal);
         for (;;) {
           const r = await it.next();
           if (r.done) {
-            await sse.writeSSE({ data: JSON.stringify({ ...base, choices: [{ index, text: '', finish_reason: r.value.finishReason, logprobs: null }] }) });
+            ends.push({ end: r.value });
+            await chunk('', r.value.finishReason);
             break;
           }
-          if (r.value.text) await sse.writeSSE({ data: JSON.stringify({ ...base, choices: [{ index, text: r.value.text, finish_reason: null, logprobs: null }] }) });
+          if (r.value.text) await chunk(r.value.text, null);
         }
       }
+      if (req.stream_options?.include_usage) await sse.writeSSE({ data: JSON.stringify({ ...base, choices: [], usage: usageOf(ends) }) });
       await sse.writeSSE({ data: '[DONE]' });
     });
   }
 
-  const choices = [];
-  let promptTokens = 0;
-  let completionTokens = 0;
-  for (let index = 0; index < n; index++) {
-    let text = '';
-    const it = completeStream(served, { ...params, seed: params.seed === undefined ? undefined : params.seed + index }, c.req.raw.signal);
-    let end;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) {
-        end = r.value;
-        break;
-      }
-      text += r.value.text;
+  const finished = await runChoices(c, target, params, n, arrival);
+  const { tokenizer } = await target.served.loaded();
+  const scoring = req.echo && req.logprobs != null;
+  const promptLogprobs = scoring ? await scorePrompt(target.served, req.prompt, req.logprobs ?? 0) : null;
+  const choices = finished.map((ch, index) => {
+    let logprobs = null;
+    if (req.logprobs != null) {
+      const gen = completionLogprobs(tokenizer, ch.end.promptIds, ch.deltas, req.echo ? promptText.length : 0);
+      logprobs = promptLogprobs
+        ? {
+            tokens: [...promptLogprobs.tokens, ...gen.tokens],
+            token_logprobs: [...promptLogprobs.token_logprobs, ...gen.token_logprobs],
+            top_logprobs: [...promptLogprobs.top_logprobs, ...gen.top_logprobs],
+            text_offset: [...promptLogprobs.text_offset, ...gen.text_offset],
+          }
+        : gen;
     }
-    promptTokens = end.promptTokens;
-    completionTokens += end.completionTokens;
-    const logprobs = req.echo && req.logprobs != null && params.maxTokens === 0 ? await scorePrompt(served, params.prompt, req.logprobs) : null;
-    choices.push({ index, text: req.echo ? params.prompt + text : text, finish_reason: end.finishReason, logprobs });
-  }
-  return c.json({
-    ...base,
-    choices,
-    usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+    return { index, text: req.echo ? promptText + ch.text : ch.text, finish_reason: ch.end.finishReason, logprobs };
   });
+  return c.json({ ...base, choices, usage: usageOf(finished) });
 });

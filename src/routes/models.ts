@@ -1,15 +1,65 @@
 /**
- * @module GET /v1/models and GET /v1/models/:id in OpenAI's list shape.
+ * @module GET /v1/models (every original and variant as its own id, OpenAI's list shape), A/B routes
+ * (PUT/GET/DELETE /v1/models/:id/route), the comparison and the on-demand benchmark.
  */
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
+import { InvalidRequest } from '../errors.ts';
+import { DEFAULT_BENCH_PROMPTS, runBenchmark } from '../serving/benchmark.ts';
+import { compareVariants } from '../serving/comparison.ts';
 import type { ServedModel } from '../serving/model-pool.ts';
+import { benchmarkRequest, routeRequest } from './schemas.ts';
+import { parseJson } from './validate.ts';
 
 function card(m: ServedModel) {
-  return { id: m.id, object: 'model', created: m.created, owned_by: 'flatgate', parent: null };
+  return { id: m.id, object: 'model', created: m.created, owned_by: 'flatgate', parent: m.info.parent, root: m.info.parent ?? m.id };
+}
+
+/** Seconds of traffic a comparison covers: `?window=` (default one hour, at most 30 days). */
+function windowOf(raw: string | undefined): number {
+  if (raw === undefined) return 3600;
+  const w = Number(raw);
+  if (!Number.isFinite(w) || w <= 0 || w > 30 * 86400) throw new InvalidRequest('window must be a number of seconds in (0, 2592000]', 'window');
+  return w;
 }
 
 /** The models router. */
 export const modelsRoute = new Hono<AppEnv>()
   .get('/v1/models', (c) => c.json({ object: 'list', data: c.var.pool.list().map(card) }))
-  .get('/v1/models/:id', (c) => c.json(card(c.var.pool.get(c.req.param('id')))));
+  .put('/v1/models/:id/route', async (c) => {
+    const id = c.req.param('id');
+    const root = c.var.pool.get(id);
+    if (root.info.parent !== null) throw new InvalidRequest('routes are set on an original model, not a variant', 'model');
+    const body = await parseJson(c, routeRequest);
+    for (const arm of body.arms) {
+      const v = c.var.pool.get(arm.variant);
+      if (v.id !== id && v.info.parent !== id) throw new InvalidRequest(`${arm.variant} is not a variant of ${id}`, 'arms');
+    }
+    const route = c.var.inference.router.set({ model: id, arms: body.arms, shadowRate: body.shadow_rate ?? 0 });
+    return c.json({ object: 'route', model: id, arms: route.arms, shadow_rate: route.shadowRate });
+  })
+  .get('/v1/models/:id/route', (c) => {
+    const id = c.req.param('id');
+    c.var.pool.get(id);
+    const route = c.var.inference.router.get(id);
+    return c.json(route ? { object: 'route', model: id, arms: route.arms, shadow_rate: route.shadowRate } : { object: 'route', model: id, arms: [], shadow_rate: 0 });
+  })
+  .delete('/v1/models/:id/route', (c) => {
+    const id = c.req.param('id');
+    c.var.pool.get(id);
+    return c.json({ object: 'route', model: id, deleted: c.var.inference.router.delete(id) });
+  })
+  .get('/v1/models/:id/comparison', async (c) => {
+    const table = await compareVariants(c.var.pool, c.var.inference.metrics, c.req.param('id'), windowOf(c.req.query('window')));
+    return c.json(table);
+  })
+  .post('/v1/models/:id/benchmark', async (c) => {
+    const body = await parseJson(c, benchmarkRequest);
+    const result = await runBenchmark(c.var.inference, c.req.param('id'), {
+      requests: body.requests ?? 8,
+      concurrency: body.concurrency ?? 2,
+      maxTokens: body.max_tokens ?? 32,
+      prompts: body.prompts ?? DEFAULT_BENCH_PROMPTS,
+    });
+    return c.json(result);
+  });

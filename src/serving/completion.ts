@@ -10,13 +10,16 @@ import { scoreTokens } from './score.ts';
 
 /** A completion request, already validated for types and ranges. */
 export interface CompletionParams {
-  prompt: string;
+  /** Text (encoded with BOS) or token ids (used as they are). */
+  prompt: string | readonly number[];
   maxTokens: number;
   temperature: number;
   topP: number;
   topK: number;
   seed?: number;
   stop: string[];
+  /** Alternatives to report per generated token (0 = none). */
+  topLogprobs?: number;
 }
 
 /** One streamed piece of a completion. */
@@ -24,6 +27,8 @@ export interface CompletionDelta {
   text: string;
   tokenId: number;
   logprob: number;
+  /** The most likely alternatives at this step, when asked for. */
+  top?: { id: number; logprob: number }[];
 }
 
 /** The end of a completion. */
@@ -31,12 +36,17 @@ export interface CompletionEnd {
   finishReason: FinishReason;
   promptTokens: number;
   completionTokens: number;
+  /** Prompt ids (with BOS) and generated ids, for shadow scoring. */
+  promptIds: number[];
+  completionIds: number[];
 }
 
-/** Prompt ids with BOS, checked against the context. */
-export function encodePrompt(loaded: LoadedModel, prompt: string, maxTokens: number): number[] {
+/** Prompt ids (text gets BOS; ids are taken as they are), checked against the context and vocabulary. */
+export function encodePrompt(loaded: LoadedModel, prompt: string | readonly number[], maxTokens: number): number[] {
   const { tokenizer, model } = loaded;
-  const ids = tokenizer.encode(prompt, { bos: true });
+  const ids = typeof prompt === 'string' ? tokenizer.encode(prompt, { bos: true }) : [...prompt];
+  const bad = ids.find((id) => id >= model.config.vocabSize);
+  if (bad !== undefined) throw new InvalidRequest(`Token id ${bad} is outside the vocabulary of ${model.config.vocabSize}`, 'prompt');
   const ctx = model.config.maxPositions;
   if (ids.length > ctx) {
     throw new InvalidRequest(`The prompt has ${ids.length} tokens, more than the model's context of ${ctx}`, 'prompt');
@@ -62,7 +72,7 @@ export async function* completeStream(
   const loaded = await served.loaded();
   const ids = encodePrompt(loaded, params.prompt, params.maxTokens);
   const { tokenizer, model } = loaded;
-  if (params.maxTokens === 0) return { finishReason: 'length', promptTokens: ids.length, completionTokens: 0 };
+  if (params.maxTokens === 0) return { finishReason: 'length', promptTokens: ids.length, completionTokens: 0, promptIds: ids, completionIds: [] };
   const session = await served.session();
   const it = generate(session, tokenizer, ids, {
     maxTokens: params.maxTokens,
@@ -71,14 +81,15 @@ export async function* completeStream(
     topK: params.topK,
     seed: params.seed,
     stop: params.stop,
+    topLogprobs: params.topLogprobs,
     stopIds: [model.config.eosTokenId, model.config.bosTokenId],
   }, signal);
-  let n = 0;
+  const out: number[] = [];
   for (;;) {
     const r = await it.next();
-    if (r.done) return { finishReason: r.value, promptTokens: ids.length, completionTokens: n };
-    n++;
-    yield { text: r.value.text, tokenId: r.value.id, logprob: r.value.logprob };
+    if (r.done) return { finishReason: r.value, promptTokens: ids.length, completionTokens: out.length, promptIds: ids, completionIds: out };
+    out.push(r.value.id);
+    yield { text: r.value.text, tokenId: r.value.id, logprob: r.value.logprob, top: r.value.top };
   }
 }
 
@@ -90,37 +101,39 @@ export interface PromptLogprobs {
   text_offset: number[];
 }
 
-/** The text each token adds to the decoded sequence (the first piece keeps its leading space only after BOS). */
+/** How many earlier tokens give a piece its context when decoding it alone (leading space, UTF-8 bytes). */
+const PIECE_CONTEXT = 4;
+
+/** The text `id` adds after `before` (the ids preceding it). */
+export function pieceText(tokenizer: Tokenizer, before: readonly number[], id: number): string {
+  const ctx = before.slice(-PIECE_CONTEXT);
+  return tokenizer.decode([...ctx, id]).slice(tokenizer.decode(ctx).length);
+}
+
+/** The text each token adds to the decoded sequence. */
 export function tokenTexts(tokenizer: Tokenizer, ids: readonly number[]): string[] {
-  const out: string[] = [];
-  let prev = '';
-  for (let i = 0; i < ids.length; i++) {
-    const text = tokenizer.decode(ids.slice(0, i + 1));
-    out.push(text.slice(prev.length));
-    prev = text;
-  }
-  return out;
+  return ids.map((id, i) => pieceText(tokenizer, ids.slice(0, i), id));
 }
 
 /**
  * Scores the prompt as vLLM does for `echo` + `logprobs` + `max_tokens: 0`: one entry per prompt token,
- * BOS first with a null logprob, every other token scored given all the tokens before it.
+ * the first (BOS for text) with a null logprob, every other token scored given all the tokens before it.
  */
-export async function scorePrompt(served: ServedModel, prompt: string, topK: number): Promise<PromptLogprobs> {
+export async function scorePrompt(served: ServedModel, prompt: string | readonly number[], topK: number): Promise<PromptLogprobs> {
   const loaded = await served.loaded();
   const ids = encodePrompt(loaded, prompt, 0);
   const session = await served.session();
   const { logprobs, top } = await scoreTokens(session, ids, topK);
   const { tokenizer } = loaded;
-  const texts = ['', ...tokenTexts(tokenizer, ids.slice(1))];
+  const texts = tokenTexts(tokenizer, ids);
   const offsets: number[] = [];
   let pos = 0;
   for (const t of texts) {
     offsets.push(pos);
     pos += t.length;
   }
-  const alternatives = (alts: { id: number; logprob: number }[]) =>
-    Object.fromEntries(alts.map((a) => [tokenizer.decode([a.id]), a.logprob]));
+  const alternatives = (alts: { id: number; logprob: number }[], i: number) =>
+    Object.fromEntries(alts.map((a) => [pieceText(tokenizer, ids.slice(0, i + 1), a.id), a.logprob]));
   return {
     tokens: texts,
     token_logprobs: [null, ...logprobs],

@@ -20,6 +20,13 @@ export interface ServedModelInfo {
   created?: number;
   /** Not ready yet (e.g. still compressing): requests get 503. */
   pending?: string;
+  /** Facts for listings and comparisons, known without loading the weights. */
+  layers?: number;
+  params?: number;
+  /** Size of the checkpoint on disk / in the object store. */
+  bytes?: number;
+  /** Offline evaluation from the compression job: `{ ppl, tasks, agreement }`. */
+  evaluation?: Record<string, unknown> | null;
 }
 
 /** A served model: metadata, its scheduler, and lazy access to weights and session. */

@@ -4,7 +4,7 @@
  * `echo` + `logprobs` path and compression's evaluation.
  */
 import { InvalidRequest } from '../errors.ts';
-import { logSoftmax } from './generate/sampling.ts';
+import { logSoftmax, topLogprobs } from './generate/sampling.ts';
 import type { DecoderSession } from './session/backend.ts';
 
 /** Log-probabilities of `ids[1..]`, each given the ids before it, with optional top-k alternatives. */
@@ -28,21 +28,9 @@ export async function scoreTokens(decoder: DecoderSession, ids: readonly number[
   for (let t = 0; t + 1 < ids.length; t++) {
     const lp = logSoftmax(step.logits.subarray(t * V, (t + 1) * V));
     logprobs.push(lp[ids[t + 1]]);
-    if (topK > 0) top.push(topOf(lp, topK));
+    if (topK > 0) top.push(topLogprobs(lp, topK));
   }
   return topK > 0 ? { logprobs, top } : { logprobs };
-}
-
-function topOf(lp: Float64Array, k: number): { id: number; logprob: number }[] {
-  const best: { id: number; logprob: number }[] = [];
-  for (let i = 0; i < lp.length; i++) {
-    if (best.length < k || lp[i] > best[best.length - 1].logprob) {
-      best.push({ id: i, logprob: lp[i] });
-      best.sort((a, b) => b.logprob - a.logprob || a.id - b.id);
-      if (best.length > k) best.pop();
-    }
-  }
-  return best;
 }
 
 /** Perplexity result: `nll` is the mean negative log-likelihood per predicted token. */

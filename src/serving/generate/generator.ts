@@ -3,7 +3,7 @@
  * iterator of text deltas. Knows nothing of the model behind the decoder, only logits and a cache.
  */
 import type { DecoderSession } from '../session/backend.ts';
-import { createRng, logSoftmax, sampleToken, type SamplingParams } from './sampling.ts';
+import { createRng, logSoftmax, sampleToken, topLogprobs, type SamplingParams } from './sampling.ts';
 import { scanStops } from './stop-strings.ts';
 
 /** Parameters of one generation. */
@@ -15,6 +15,8 @@ export interface GenerateParams extends SamplingParams {
   stop?: readonly string[];
   /** Token ids that end the generation (EOS). */
   stopIds: readonly number[];
+  /** Report this many most likely alternatives per token (0 = none). */
+  topLogprobs?: number;
 }
 
 /** Why a generation ended. */
@@ -26,6 +28,8 @@ export interface GeneratedToken {
   /** Text newly visible after this token (may be empty while a UTF-8 sequence or stop string is pending). */
   text: string;
   logprob: number;
+  /** The most likely tokens at this step, best first, when `topLogprobs` > 0. */
+  top?: { id: number; logprob: number }[];
 }
 
 /** What decodes ids to text. */
@@ -72,7 +76,9 @@ export async function* generate(
     const last = generated.length >= budget;
     const scan = scanStops(visible, emitted, stops);
     const end = last && !scan.stopped ? full.length : scan.end;
-    yield { id, text: (last ? full : visible).slice(emitted, end), logprob: logSoftmax(row)[id] };
+    const lp = logSoftmax(row);
+    const top = params.topLogprobs ? topLogprobs(lp, params.topLogprobs) : undefined;
+    yield { id, text: (last ? full : visible).slice(emitted, end), logprob: lp[id], top };
     emitted = end;
     if (scan.stopped) return 'stop';
     if (last) return 'length';

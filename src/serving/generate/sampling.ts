@@ -82,3 +82,16 @@ export function sampleToken(row: ArrayLike<number>, params: SamplingParams, rng:
   }
   return ids[ids.length - 1];
 }
+
+/** The k largest log-probabilities with their ids, best first (lowest id on ties). */
+export function topLogprobs(lp: ArrayLike<number>, k: number): { id: number; logprob: number }[] {
+  const best: { id: number; logprob: number }[] = [];
+  for (let i = 0; i < lp.length; i++) {
+    if (best.length === k && lp[i] <= best[k - 1].logprob) continue;
+    let j = best.length;
+    while (j > 0 && best[j - 1].logprob < lp[i]) j--;
+    best.splice(j, 0, { id: i, logprob: lp[i] });
+    if (best.length > k) best.pop();
+  }
+  return best;
+}

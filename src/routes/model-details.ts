@@ -1,0 +1,58 @@
+/**
+ * @module `GET /v1/models/:id`: a model (by id or name) with its variants and their evaluations. A
+ * served model that was never uploaded (the demo model) answers with its one original variant.
+ */
+import { Hono } from 'hono';
+import type { AppEnv } from '../app-env.ts';
+import { jobsOfModel } from '../db/queries/jobs.ts';
+import { findModel, findModelByName } from '../db/queries/models.ts';
+import { variantsOfModel } from '../db/queries/variants.ts';
+import { ModelNotFound } from '../errors.ts';
+import { countParams } from '../model/types.ts';
+
+/** The model-details route. */
+export const modelDetailsRoute = new Hono<AppEnv>();
+
+modelDetailsRoute.get('/v1/models/:id', async (c) => {
+  const id = c.req.param('id');
+  const { db } = c.var.platform;
+  const model = (await findModel(db, id)) ?? (await findModelByName(db, id));
+  if (!model) {
+    const served = c.var.pool.list().find((m) => m.id === id);
+    if (!served) throw new ModelNotFound(id);
+    const { model: m } = served.loaded;
+    return c.json({
+      id,
+      object: 'model',
+      created: served.created,
+      owned_by: 'flatgate',
+      name: id,
+      status: 'ready',
+      variants: [{ id, method: 'original', layers: m.layers.length, params: countParams(m), bytes: null, status: 'ready', evaluation: null }],
+    });
+  }
+  const variants = await variantsOfModel(db, model.id);
+  const jobs = await jobsOfModel(db, model.id);
+  const last = jobs.at(-1);
+  return c.json({
+    id: model.id,
+    object: 'model',
+    created: Math.floor(model.createdAt / 1000),
+    owned_by: 'flatgate',
+    name: model.name,
+    status: last?.status === 'failed' ? 'failed' : model.status,
+    sha256: model.sha256,
+    bytes: model.bytes,
+    job: last ? { id: last.id, status: last.status, stage: last.stage, progress: last.progress, error: last.error } : null,
+    variants: variants.map((v) => ({
+      id: v.id,
+      name: v.name,
+      method: v.method,
+      layers: v.layers,
+      params: v.params,
+      bytes: v.bytes,
+      status: v.status,
+      evaluation: v.evaluation,
+    })),
+  });
+});

@@ -1,0 +1,120 @@
+/**
+ * @module What completions and chat completions share: turning request fields into completion
+ * parameters, running n choices through the inference service, and shaping token logprobs.
+ */
+import type { Context } from 'hono';
+import type { AppEnv } from '../app-env.ts';
+import { InvalidRequest } from '../errors.ts';
+import type { Tokenizer } from '../model/types.ts';
+import { pieceText, type CompletionDelta, type CompletionEnd, type CompletionParams } from '../serving/completion.ts';
+import { runCompletion, type Target } from '../serving/inference.ts';
+
+/** Largest n * max_tokens one request may ask for. */
+const MAX_TOTAL_TOKENS = 16_384;
+
+/** Sampling fields common to both request kinds. */
+export interface SamplingFields {
+  max_tokens?: number | null;
+  temperature?: number | null;
+  top_p?: number | null;
+  top_k?: number | null;
+  n?: number | null;
+  stop?: string | string[] | null;
+  seed?: number | null;
+}
+
+/** Completion parameters from request fields. */
+export function toParams(req: SamplingFields, prompt: string | readonly number[], defaultMaxTokens: number, topLogprobs = 0): CompletionParams {
+  const maxTokens = req.max_tokens ?? defaultMaxTokens;
+  if ((req.n ?? 1) * maxTokens > MAX_TOTAL_TOKENS) {
+    throw new InvalidRequest(`n * max_tokens may not exceed ${MAX_TOTAL_TOKENS}`, 'n');
+  }
+  return {
+    prompt,
+    maxTokens,
+    temperature: req.temperature ?? 1,
+    topP: req.top_p ?? 1,
+    topK: req.top_k && req.top_k > 0 ? req.top_k : 0,
+    seed: req.seed ?? undefined,
+    stop: req.stop == null ? [] : typeof req.stop === 'string' ? [req.stop] : req.stop,
+    topLogprobs,
+  };
+}
+
+/** The user key for sticky A/B assignment: the `user` field, else the `x-flatgate-user` header. */
+export function userKey(c: Context<AppEnv>, user: string | null | undefined): string | null {
+  return user || c.req.header('x-flatgate-user') || null;
+}
+
+/** Choice i's seed: consecutive seeds so n choices differ but stay reproducible. */
+export function choiceParams(params: CompletionParams, index: number): CompletionParams {
+  return params.seed === undefined ? params : { ...params, seed: params.seed + index };
+}
+
+/** One finished choice. */
+export interface FinishedChoice {
+  text: string;
+  deltas: CompletionDelta[];
+  end: CompletionEnd;
+}
+
+/** Runs n choices one after another (each through the variant's scheduler). */
+export async function runChoices(
+  c: Context<AppEnv>,
+  target: Target,
+  params: CompletionParams,
+  n: number,
+  arrival: number,
+): Promise<FinishedChoice[]> {
+  const out: FinishedChoice[] = [];
+  for (let i = 0; i < n; i++) {
+    const it = runCompletion(c.var.inference, target, choiceParams(params, i), arrival, c.req.raw.signal);
+    const deltas: CompletionDelta[] = [];
+    for (;;) {
+      const r = await it.next();
+      if (r.done) {
+        out.push({ text: deltas.map((d) => d.text).join(''), deltas, end: r.value });
+        break;
+      }
+      deltas.push(r.value);
+    }
+  }
+  return out;
+}
+
+/** Usage block from finished choices (the prompt counted once). */
+export function usageOf(choices: { end: CompletionEnd }[]) {
+  const prompt = choices[0]?.end.promptTokens ?? 0;
+  const completion = choices.reduce((s, ch) => s + ch.end.completionTokens, 0);
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+/** Legacy completions `logprobs` of generated tokens. */
+export function completionLogprobs(tokenizer: Tokenizer, promptIds: readonly number[], deltas: CompletionDelta[], offset0: number) {
+  const ids = [...promptIds];
+  const tokens: string[] = [];
+  const top: Record<string, number>[] = [];
+  const offsets: number[] = [];
+  let pos = offset0;
+  for (const d of deltas) {
+    const piece = pieceText(tokenizer, ids, d.tokenId);
+    tokens.push(piece);
+    top.push(Object.fromEntries((d.top ?? []).map((a) => [pieceText(tokenizer, ids, a.id), a.logprob])));
+    offsets.push(pos);
+    pos += piece.length;
+    ids.push(d.tokenId);
+  }
+  return { tokens, token_logprobs: deltas.map((d) => d.logprob), top_logprobs: top, text_offset: offsets };
+}
+
+/** Chat `logprobs.content` of generated tokens. */
+export function chatLogprobs(tokenizer: Tokenizer, promptIds: readonly number[], deltas: CompletionDelta[]) {
+  const ids = [...promptIds];
+  const entry = (text: string, logprob: number) => ({ token: text, logprob, bytes: [...Buffer.from(text, 'utf8')] });
+  const content = deltas.map((d) => {
+    const e = { ...entry(pieceText(tokenizer, ids, d.tokenId), d.logprob), top_logprobs: (d.top ?? []).map((a) => entry(pieceText(tokenizer, ids, a.id), a.logprob)) };
+    ids.push(d.tokenId);
+    return e;
+  });
+  return { content };
+}

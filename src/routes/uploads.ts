@@ -1,0 +1,72 @@
+/**
+ * @module Upload routes: `POST /v1/uploads?name=NAME` streams an archive (raw body or multipart field
+ * `file`) into storage and answers 202 with the model and its job; `POST /v1/uploads/multipart` and
+ * `.../:id/complete` run a presigned multipart upload straight to the bucket.
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppEnv } from '../app-env.ts';
+import { checkModelName, checkParams } from '../jobs/intake.ts';
+import { paramsFromQuery } from '../jobs/params.ts';
+import { completePresignedUpload, startPresignedUpload } from '../jobs/presigned-intake.ts';
+import { receiveUpload, type AcceptedUpload } from '../jobs/upload-intake.ts';
+import { multipartBoundary, multipartFile } from './multipart-file.ts';
+import { parseJson } from './validate.ts';
+import { InvalidRequest } from '../errors.ts';
+
+const accepted = (u: AcceptedUpload) => ({
+  model: { id: u.model.id, name: u.model.name },
+  job: { id: u.job.id, status: u.job.status },
+  sha256: u.sha256,
+  bytes: u.bytes,
+});
+
+const startSchema = z.object({
+  name: z.string(),
+  size: z.number().int().positive(),
+  params: z.record(z.string(), z.unknown()).optional(),
+});
+
+const completeSchema = z.object({
+  parts: z.array(z.object({ part_number: z.number().int().min(1).max(10_000), etag: z.string().min(1) })).min(1).max(10_000),
+});
+
+/** The upload routes. */
+export const uploadsRoute = new Hono<AppEnv>();
+
+uploadsRoute.post('/v1/uploads', async (c) => {
+  const { intake } = c.var.platform;
+  const name = checkModelName(c.req.query('name'));
+  const params = checkParams(paramsFromQuery(c.req.query()));
+  const body = c.req.raw.body;
+  if (!body) throw new InvalidRequest('The request has no body: send the archive (--data-binary @model.tar.gz) or a multipart field "file"', 'file');
+  const boundary = multipartBoundary(c.req.header('content-type'));
+  const length = Number(c.req.header('content-length'));
+  const stream = body as unknown as AsyncIterable<Uint8Array>;
+  const bytes = boundary ? multipartFile(stream, boundary, 'file') : stream;
+  const u = await receiveUpload(intake, name, params, bytes, { declaredBytes: boundary || !Number.isFinite(length) ? undefined : length });
+  return c.json(accepted(u), 202);
+});
+
+uploadsRoute.post('/v1/uploads/multipart', async (c) => {
+  const { intake } = c.var.platform;
+  const req = await parseJson(c, startSchema);
+  const up = await startPresignedUpload(intake, checkModelName(req.name), req.size, checkParams(req.params ?? {}));
+  return c.json(
+    {
+      id: up.id,
+      part_size: up.partSize,
+      parts: up.parts.map((p) => ({ part_number: p.partNumber, url: p.url })),
+      expires_at: Math.floor(up.expiresAt / 1000),
+      complete_url: `/v1/uploads/multipart/${up.id}/complete`,
+    },
+    201,
+  );
+});
+
+uploadsRoute.post('/v1/uploads/multipart/:id/complete', async (c) => {
+  const { intake } = c.var.platform;
+  const req = await parseJson(c, completeSchema);
+  const u = await completePresignedUpload(intake, c.req.param('id'), req.parts.map((p) => ({ partNumber: p.part_number, etag: p.etag })));
+  return c.json(accepted(u), 202);
+});

@@ -1,0 +1,75 @@
+/**
+ * @module A/B routes: a model name may route between its original and a compressed variant by weight.
+ * Assignment is sticky per user by hashing (same user, same arm); a sampled share of requests may also
+ * run on the other arm as a shadow, off the response path.
+ */
+import { createHash } from 'node:crypto';
+import { InvalidRequest } from '../errors.ts';
+
+/** One arm of a route. */
+export interface RouteArm {
+  variant: string;
+  weight: number;
+}
+
+/** A route configured on a model name. */
+export interface AbRoute {
+  model: string;
+  arms: RouteArm[];
+  /** Share of requests (0..1) that also run on the other arm. */
+  shadowRate: number;
+}
+
+/** A number in [0, 1) fixed by `model` and `user`. */
+export function stickyUnit(model: string, user: string): number {
+  const h = createHash('sha256').update(model).update('\u0000').update(user).digest();
+  return h.readUInt32BE(0) / 2 ** 32;
+}
+
+/** The arm a unit number falls in, by cumulative weight. */
+export function pickArm(route: AbRoute, unit: number): RouteArm {
+  const total = route.arms.reduce((s, a) => s + a.weight, 0);
+  let acc = 0;
+  for (const arm of route.arms) {
+    acc += arm.weight / total;
+    if (unit < acc) return arm;
+  }
+  return route.arms[route.arms.length - 1];
+}
+
+/** Checks a route's shape: two or more arms, non-negative weights with a positive sum, rate in [0, 1]. */
+export function validateRoute(route: AbRoute): AbRoute {
+  if (route.arms.length < 1) throw new InvalidRequest('a route needs at least one arm', 'arms');
+  if (route.arms.some((a) => !(a.weight >= 0)) || route.arms.reduce((s, a) => s + a.weight, 0) <= 0) {
+    throw new InvalidRequest('arm weights must be >= 0 with a positive sum', 'arms');
+  }
+  if (new Set(route.arms.map((a) => a.variant)).size !== route.arms.length) throw new InvalidRequest('each variant may appear in one arm only', 'arms');
+  if (!(route.shadowRate >= 0 && route.shadowRate <= 1)) throw new InvalidRequest('shadow_rate must be in [0, 1]', 'shadow_rate');
+  return route;
+}
+
+/**
+ * Holds routes by model name.
+ * @example router.set({ model: 'm', arms: [{ variant: 'm', weight: 90 }, { variant: 'm:flattengpt-25', weight: 10 }], shadowRate: 0 });
+ */
+export class AbRouter {
+  private readonly routes = new Map<string, AbRoute>();
+
+  set(route: AbRoute): AbRoute {
+    this.routes.set(route.model, validateRoute(route));
+    return route;
+  }
+
+  get(model: string): AbRoute | undefined {
+    return this.routes.get(model);
+  }
+
+  delete(model: string): boolean {
+    return this.routes.delete(model);
+  }
+
+  /** The arm for a request: sticky when `user` is given, random otherwise. */
+  assign(route: AbRoute, user: string | null, random: () => number = Math.random): RouteArm {
+    return pickArm(route, user ? stickyUnit(route.model, user) : random());
+  }
+}
