@@ -1,0 +1,132 @@
+/**
+ * @module Zero-shot multiple choice by log-likelihood, the lm-evaluation-harness way: each choice's score
+ * is the sum of its continuation tokens' log-probabilities given the context; `acc` picks the largest
+ * sum, `acc_norm` the largest sum per character of the choice. Requests from many examples run
+ * together, longest first, right-padded (padding after the last real token cannot change a causal
+ * model's earlier logits).
+ */
+import { InvalidRequest } from '../../errors.ts';
+import type { Tokenizer } from '../../model/types.ts';
+import { argmax, logSoftmax } from '../../serving/generate/sampling.ts';
+import type { DecoderSession } from '../../serving/session/backend.ts';
+import { requestsOf, type ChoiceMetric, type LoglikelihoodRequest, type MultipleChoiceExample, type TaskScore } from './task-types.ts';
+
+/** What scoring needs from a tokenizer. */
+export type ScoringTokenizer = Pick<Tokenizer, 'encode' | 'bosId'>;
+
+/** Options of {@link loglikelihoods} and {@link evaluateMultipleChoice}. */
+export interface ScoringOptions {
+  /** Prepend BOS to every context (the harness's `add_bos_token`; off by default, as there). */
+  bos?: boolean;
+  /** Most tokens (rows x padded length) per forward. */
+  batchTokens?: number;
+  /** Most logits (tokens x vocabulary) per forward, to bound memory. */
+  batchLogits?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * The harness's `_encode_pair`: trailing spaces of the context move to the continuation; the whole
+ * string is encoded and split at the context's token count. An empty context becomes BOS alone.
+ * @example encodePair(tok, 'Question: x\nAnswer:', ' yes') // { context: [...], continuation: [...] }
+ */
+export function encodePair(tok: ScoringTokenizer, context: string, continuation: string, bos = false): { context: number[]; continuation: number[] } {
+  if (context === '') return { context: [tok.bosId], continuation: tok.encode(continuation) };
+  const spaces = context.length - context.trimEnd().length;
+  if (spaces > 0) {
+    continuation = context.slice(context.length - spaces) + continuation;
+    context = context.slice(0, context.length - spaces);
+  }
+  const whole = tok.encode(context + continuation);
+  const ctx = tok.encode(context);
+  return { context: bos ? [tok.bosId, ...ctx] : ctx, continuation: whole.slice(ctx.length) };
+}
+
+/** A request as model input: `input` (truncated on the left); its last `targets.length` logits predict `targets`. */
+interface Prepared {
+  input: number[];
+  targets: number[];
+}
+
+function prepare(pair: { context: number[]; continuation: number[] }, maxPositions: number): Prepared {
+  const full = [...pair.context, ...pair.continuation];
+  const input = full.slice(Math.max(0, full.length - 1 - maxPositions), full.length - 1);
+  const scored = Math.min(pair.continuation.length, input.length);
+  return { input, targets: pair.continuation.slice(pair.continuation.length - scored) };
+}
+
+/**
+ * Sum of log p(continuation | context) for each request, in request order.
+ * @example const [a, b] = await loglikelihoods(session, tok, [{ context: 'Q:', continuation: ' yes' }, ...]);
+ */
+export async function loglikelihoods(
+  decoder: DecoderSession,
+  tok: ScoringTokenizer,
+  requests: readonly LoglikelihoodRequest[],
+  opts: ScoringOptions = {},
+): Promise<number[]> {
+  const V = decoder.vocabSize;
+  const items = requests.map((r) => prepare(encodePair(tok, r.context, r.continuation, opts.bos), decoder.maxPositions));
+  const order = items.map((_, i) => i).sort((a, b) => items[b].input.length - items[a].input.length || a - b);
+  const maxTokens = opts.batchTokens ?? 4096;
+  const maxLogits = opts.batchLogits ?? 1 << 25;
+  const out = new Array<number>(requests.length).fill(0);
+  let done = 0;
+  for (let k = 0; k < order.length; ) {
+    const len = items[order[k]].input.length;
+    if (len === 0) throw new InvalidRequest('a request has no input tokens to condition on');
+    const rows: number[] = [order[k++]];
+    while (k < order.length && (rows.length + 1) * len <= maxTokens && (rows.length + 1) * len * V <= maxLogits) rows.push(order[k++]);
+    const ids = new Array<number>(rows.length * len).fill(0);
+    rows.forEach((r, b) => items[r].input.forEach((id, t) => (ids[b * len + t] = id)));
+    const { logits } = await decoder.step(ids, rows.length, null);
+    rows.forEach((r, b) => {
+      const { input, targets } = items[r];
+      let sum = 0;
+      targets.forEach((target, j) => {
+        const row = (b * len + input.length - targets.length + j) * V;
+        sum += logSoftmax(logits.subarray(row, row + V))[target];
+      });
+      out[r] = sum;
+    });
+    done += rows.length;
+    opts.onProgress?.(done, order.length);
+  }
+  return out;
+}
+
+/**
+ * The harness's predictions from one example's log-likelihoods: `acc` takes argmax(ll), `acc_norm`
+ * argmax(ll / len(choice)) with lengths in characters (code points, as Python counts); ties go
+ * to the first choice, as numpy's argmax does.
+ */
+export function predictions(lls: readonly number[], choices: readonly string[]): { pred: number; predNorm: number } {
+  return { pred: argmax(lls), predNorm: argmax(lls.map((ll, i) => ll / [...choices[i]].length)) };
+}
+
+/**
+ * Accuracy on `examples` (all of them; slice for a limit), with the metrics asked for.
+ * @example const { acc, acc_norm, n } = await evaluateMultipleChoice(session, tok, await loadTask('piqa'), ['acc', 'acc_norm']);
+ */
+export async function evaluateMultipleChoice(
+  decoder: DecoderSession,
+  tok: ScoringTokenizer,
+  examples: readonly MultipleChoiceExample[],
+  metrics: readonly ChoiceMetric[],
+  opts: ScoringOptions = {},
+): Promise<TaskScore> {
+  if (examples.length === 0) throw new InvalidRequest('no examples to evaluate', 'limit');
+  const requests = examples.map(requestsOf);
+  const lls = await loglikelihoods(decoder, tok, requests.flat(), opts);
+  let hits = 0;
+  let hitsNorm = 0;
+  let at = 0;
+  for (const ex of examples) {
+    const { pred, predNorm } = predictions(lls.slice(at, at + ex.choices.length), ex.choices);
+    at += ex.choices.length;
+    if (pred === ex.gold) hits++;
+    if (predNorm === ex.gold) hitsNorm++;
+  }
+  const n = examples.length;
+  return metrics.includes('acc_norm') ? { acc: hits / n, acc_norm: hitsNorm / n, n } : { acc: hits / n, n };
+}
