@@ -3,11 +3,13 @@
  * (PUT/GET/DELETE /v1/models/:id/route), the comparison and the on-demand benchmark.
  */
 import { Hono } from 'hono';
+import { accepts } from 'hono/accepts';
 import type { AppEnv } from '../app-env.ts';
 import { InvalidRequest } from '../errors.ts';
 import { DEFAULT_BENCH_PROMPTS, runBenchmark } from '../serving/benchmark.ts';
 import { compareVariants } from '../serving/comparison.ts';
 import type { ServedModel } from '../serving/model-pool.ts';
+import { renderComparisonPage } from './comparison-page.ts';
 import { benchmarkRequest, routeRequest } from './schemas.ts';
 import { parseJson } from './validate.ts';
 
@@ -51,8 +53,12 @@ export const modelsRoute = new Hono<AppEnv>()
   })
   .get('/v1/models/:id/comparison', async (c) => {
     const table = await compareVariants(c.var.pool, c.var.inference.metrics, c.req.param('id'), windowOf(c.req.query('window')));
-    return c.json(table);
+    const format = c.req.query('format') ?? (accepts(c, { header: 'Accept', supports: ['application/json', 'text/html'], default: 'application/json' }) === 'text/html' ? 'html' : 'json');
+    if (format !== 'html' && format !== 'json') throw new InvalidRequest('format must be json or html', 'format');
+    c.header('vary', 'accept');
+    return format === 'html' ? c.html(renderComparisonPage(table)) : c.json(table);
   })
+  .get('/models/:id/comparison', async (c) => c.html(renderComparisonPage(await compareVariants(c.var.pool, c.var.inference.metrics, c.req.param('id'), windowOf(c.req.query('window'))))))
   .post('/v1/models/:id/benchmark', async (c) => {
     const body = await parseJson(c, benchmarkRequest);
     const result = await runBenchmark(c.var.inference, c.req.param('id'), {

@@ -1,0 +1,188 @@
+/**
+ * The comparison page in headless Chromium (Debian's /usr/bin/chromium driven by playwright-core), against
+ * a real gateway with stories260K and a variant: content negotiation, the table's numbers against
+ * percentiles recomputed from the raw samples, the inline script's SVG plots, no console errors and no
+ * request but the page itself.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countParams } from '../../src/model/types.ts';
+import { renderComparisonPage, type Comparison } from '../../src/routes/comparison-page.ts';
+import { startGateway, VARIANT, type TestGateway } from './gateway-server.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+/** Plot geometry of comparison-plots.ts: height 300, top margin 12, bottom margin 46. */
+const PLOT_TOP = 12;
+const PLOT_INNER = 300 - 12 - 46;
+
+let gw: TestGateway;
+let client: OpenAI;
+let browser: BrowserContext;
+let profile: string;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)`);
+  gw = await startGateway();
+  client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  profile = await mkdtemp(join(tmpdir(), 'flatgate-chromium-'));
+  browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+});
+afterAll(async () => {
+  await browser?.close();
+  await gw?.close();
+  if (profile) await rm(profile, { recursive: true, force: true });
+});
+
+/** Opens `url` (or `html`) and waits for the inline script; records every request and console error. */
+async function open(target: { url: string } | { html: string }): Promise<{ page: Page; requests: string[]; errors: string[] }> {
+  const page = await browser.newPage();
+  const requests: string[] = [];
+  const errors: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  if ('url' in target) await page.goto(target.url, { waitUntil: 'load' });
+  else await page.setContent(target.html, { waitUntil: 'load' });
+  await page.locator('html[data-plots="drawn"]').waitFor({ state: 'attached', timeout: 5000 });
+  return { page, requests, errors };
+}
+
+/** Linear-interpolation quantile (numpy's default), in float64. */
+function quantile(values: number[], q: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  return s[lo] + (s[Math.ceil(pos)] - s[lo]) * (pos - lo);
+}
+
+/** `12.3 ms` / `1.23 s` back to seconds. */
+function seconds(text: string): number {
+  const m = text.match(/^([0-9.e+-]+) (ms|s)$/);
+  expect(m, text).not.toBeNull();
+  return Number(m![1]) / (m![2] === 'ms' ? 1000 : 1);
+}
+
+const cellOf = (page: Page, variant: string, metric: string) => page.locator(`td[data-variant="${variant}"][data-metric="${metric}"]`);
+
+describe('GET /v1/models/:id/comparison as a page', () => {
+  it('negotiates HTML or JSON', async () => {
+    const get = (path: string, accept?: string) => fetch(`${gw.url}${path}`, { headers: accept ? { accept } : {} });
+    const browserAccept = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+    const type = async (r: Response) => (await r.arrayBuffer(), r.headers.get('content-type') ?? '');
+    expect(await type(await get('/v1/models/stories260K/comparison'))).toMatch(/^application\/json/);
+    expect(await type(await get('/v1/models/stories260K/comparison', '*/*'))).toMatch(/^application\/json/);
+    expect(await type(await get('/v1/models/stories260K/comparison', browserAccept))).toMatch(/^text\/html/);
+    expect(await type(await get('/v1/models/stories260K/comparison?format=html'))).toMatch(/^text\/html/);
+    expect(await type(await get('/v1/models/stories260K/comparison?format=json', browserAccept))).toMatch(/^application\/json/);
+    expect(await type(await get(`/models/${VARIANT}/comparison`))).toMatch(/^text\/html/);
+    const bad = await get('/v1/models/stories260K/comparison?format=xml');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { param: string } }).error.param).toBe('format');
+    const unknown = await get('/models/nope/comparison', browserAccept);
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: { type: string } }).error.type).toBe('not_found_error');
+  });
+
+  it('says so when there is no traffic yet, and still renders cleanly', async () => {
+    const { page, requests, errors } = await open({ url: `${gw.url}/v1/models/stories260K/comparison?format=html` });
+    expect(await page.locator('#no-traffic').isVisible()).toBe(true);
+    expect(await page.locator('thead th[data-variant]').allTextContents()).toEqual(['stories260Koriginal', `${VARIANT}shortgpt of stories260K`]);
+    expect(await cellOf(page, VARIANT, 'requests').textContent()).toBe('0');
+    expect(await cellOf(page, VARIANT, 'ttft.p50').textContent()).toBe('—');
+    expect(await page.locator('path.series').count()).toBe(0);
+    expect(await page.locator('[data-plot^="ecdf:"] .empty').count()).toBe(3);
+    expect(await page.locator('[data-plot="ppl"] rect.bar').count()).toBe(2);
+    expect(requests).toEqual([`${gw.url}/v1/models/stories260K/comparison?format=html`]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('after traffic, shows the right numbers and draws the distributions and accuracy', async () => {
+    const tasks = { 'stories260K': { piqa: { acc: 0.625, acc_norm: 0.6, n: 40 }, arc_easy: { acc: 0.4, n: 40 } }, [VARIANT]: { piqa: { acc: 0.55, acc_norm: 0.5, n: 40 }, arc_easy: { acc: 0.325, n: 40 } } };
+    for (const [id, t] of Object.entries(tasks)) gw.pool.get(id).info.evaluation = { ...gw.pool.get(id).info.evaluation, tasks: t };
+    for (const [model, n] of [['stories260K', 4], [VARIANT, 3]] as const) {
+      for (let i = 0; i < n; i++) {
+        const stream = await client.completions.create({ model, prompt: `Once upon a time ${i}`, max_tokens: 12, temperature: 0, stream: true });
+        for await (const _ of stream) void _;
+      }
+    }
+    gw.router.set({ model: 'stories260K', arms: [{ variant: 'stories260K', weight: 1 }, { variant: VARIANT, weight: 0 }], shadowRate: 1 });
+    for (let i = 0; i < 2; i++) await client.completions.create({ model: 'stories260K', prompt: 'Tom had a dog', max_tokens: 10, temperature: 0, user: `u${i}` });
+    for (let t = 0; t < 100 && (gw.metrics.agreement('stories260K', VARIANT)?.requests ?? 0) < 2; t++) await new Promise((r) => setTimeout(r, 50));
+    gw.router.delete('stories260K');
+    const agreement = gw.metrics.agreement('stories260K', VARIANT)!;
+    expect(agreement.requests).toBe(2);
+
+    const { page, requests, errors } = await open({ url: `${gw.url}/models/stories260K/comparison` });
+    expect(await page.locator('#no-traffic').count()).toBe(0);
+    for (const [id, layers, loaded] of [['stories260K', 5, gw.original], [VARIANT, 4, null]] as const) {
+      const rows = gw.metrics.window(id);
+      expect(rows.length).toBeGreaterThanOrEqual(id === VARIANT ? 3 : 6);
+      expect(await cellOf(page, id, 'requests').textContent()).toBe(String(rows.length));
+      expect(await cellOf(page, id, 'layers').textContent()).toBe(String(layers));
+      if (loaded) expect(Number(await cellOf(page, id, 'params').getAttribute('data-value'))).toBe(countParams(loaded.model));
+      const ttft = rows.flatMap((r) => (r.ttft === null ? [] : [r.ttft]));
+      const samples = { ttft, e2e: rows.map((r) => r.e2e), itl: rows.flatMap((r) => r.itl) };
+      for (const key of ['ttft', 'itl', 'e2e'] as const) {
+        for (const [q, p] of [['p50', 0.5], ['p95', 0.95], ['p99', 0.99]] as const) {
+          const want = quantile(samples[key], p);
+          const cell = cellOf(page, id, `${key}.${q}`);
+          expect(Number(await cell.getAttribute('data-value'))).toBeCloseTo(want, 12);
+          expect(Math.abs(seconds((await cell.textContent())!) / want - 1)).toBeLessThan(0.006);
+        }
+      }
+      let tokens = 0;
+      let time = 0;
+      for (const r of rows) if (r.completionTokens > 1 && r.ttft !== null) { tokens += r.completionTokens - 1; time += r.e2e - r.ttft; }
+      expect(Number(await cellOf(page, id, 'tokens_per_second').textContent())).toBeCloseTo(tokens / time, 1);
+      const n = { ttft: ttft.length, e2e: rows.length, itl: samples.itl.length };
+      for (const key of ['ttft', 'e2e', 'itl'] as const) {
+        const path = page.locator(`[data-plot="ecdf:${key}"] path.series[data-variant="${id}"]`);
+        expect(Number(await path.getAttribute('data-n'))).toBe(n[key]);
+        expect(Number((await path.getAttribute('d'))!.match(/V([0-9.]+) H[0-9.]+$/)![1])).toBeCloseTo(PLOT_TOP, 6);
+        expect(await page.locator(`[data-plot="ecdf:${key}"] g.points[data-variant="${id}"] circle`).count()).toBe(Math.min(n[key], 300) === n[key] ? n[key] : 0);
+      }
+      for (const [task, score] of Object.entries(tasks[id])) {
+        expect(await cellOf(page, id, `task.${task}.acc`).textContent()).toBe(`${(score.acc * 100).toFixed(1)}%`);
+        const bar = page.locator(`[data-plot="accuracy"] rect.bar[data-variant="${id}"][data-group="${task}"]`);
+        expect(Number(await bar.getAttribute('height'))).toBeCloseTo(score.acc * PLOT_INNER, 1);
+      }
+    }
+    expect(await cellOf(page, 'stories260K', 'ppl').textContent()).toBe('10.000');
+    expect(await cellOf(page, VARIANT, 'ratio.ppl').textContent()).toBe('1.400×');
+    expect(await cellOf(page, VARIANT, 'ratio.layers').textContent()).toBe('0.800×');
+    expect(await cellOf(page, VARIANT, 'agreement.top1').textContent()).toBe(`${(agreement.top1 * 100).toFixed(1)}%`);
+    expect(await cellOf(page, VARIANT, 'agreement.requests').textContent()).toBe('2');
+    expect(await cellOf(page, 'stories260K', 'agreement.top1').textContent()).toBe('—');
+    expect(await page.locator('[data-plot="ecdf:ttft"] svg .legend text').allTextContents()).toEqual([
+      `stories260K (n=${gw.metrics.window('stories260K').filter((r) => r.ttft !== null).length})`,
+      `${VARIANT} (n=${gw.metrics.window(VARIANT).filter((r) => r.ttft !== null).length})`,
+    ]);
+    expect(await page.locator('[data-plot="ecdf:e2e"] svg .axes text').count()).toBeGreaterThan(6);
+    expect(requests).toEqual([`${gw.url}/models/stories260K/comparison`]);
+    expect(errors).toEqual([]);
+    if (process.env.COMPARISON_SCREENSHOT) await page.screenshot({ path: process.env.COMPARISON_SCREENSHOT, fullPage: true });
+    await page.close();
+  });
+
+  it('keeps hostile model names inert: no script injection, no requests, the data round-trips', async () => {
+    const table = (await (await fetch(`${gw.url}/v1/models/stories260K/comparison`)).json()) as Comparison;
+    const evil = `x</script><script>window.pwned=1</script><!--<img src=/x onerror="window.pwned=2">`;
+    const hostile: Comparison = { ...table, model: evil, variants: table.variants.map((v, i) => ({ ...v, id: `${evil}${i}`, method: `<b>${i}</b>\u2028` })) };
+    const { page, requests, errors } = await open({ html: renderComparisonPage(hostile) });
+    expect(await page.evaluate('window.pwned')).toBeUndefined();
+    expect(await page.evaluate('JSON.parse(document.getElementById("comparison-data").textContent)')).toEqual(hostile);
+    expect(await page.locator('thead th[data-variant]').first().getAttribute('data-variant')).toBe(`${evil}0`);
+    expect(await page.locator('h1').textContent()).toContain(evil);
+    expect(await page.locator('path.series').count()).toBe(6);
+    expect(requests.filter((u) => u !== 'about:blank')).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
