@@ -4,6 +4,7 @@
  */
 import type { DecoderSession } from '../session/backend.ts';
 import { createRng, logSoftmax, sampleToken, topLogprobs, type SamplingParams } from './sampling.ts';
+import { IncrementalText, type TextDecoder } from './incremental-text.ts';
 import { scanStops } from './stop-strings.ts';
 
 /** Parameters of one generation. */
@@ -32,13 +33,6 @@ export interface GeneratedToken {
   top?: { id: number; logprob: number }[];
 }
 
-/** What decodes ids to text. */
-export interface TextDecoder {
-  decode(ids: readonly number[]): string;
-}
-
-/** How many prompt tokens give the first generated piece its context (leading space, UTF-8 bytes). */
-const DECODE_CONTEXT = 4;
 
 /**
  * Generates from `promptIds` (which already hold BOS where wanted). Yields tokens as they come and
@@ -56,9 +50,8 @@ export async function* generate(
   if (promptIds.length === 0) throw new RangeError('generate needs at least one prompt token (BOS)');
   const rng = createRng(params.seed ?? Math.floor(Math.random() * 2 ** 32));
   const stops = params.stop ?? [];
-  const prefix = promptIds.slice(-DECODE_CONTEXT);
-  const prefixText = text.decode(prefix);
-  const generated: number[] = [];
+  const decoded = new IncrementalText(text, promptIds);
+  let count = 0;
   let emitted = 0;
   const budget = Math.min(params.maxTokens, decoder.maxPositions - promptIds.length);
   if (budget <= 0) return 'length';
@@ -69,11 +62,11 @@ export async function* generate(
     const row = step.logits.subarray(step.logits.length - decoder.vocabSize);
     const id = sampleToken(row, params, rng);
     if (params.stopIds.includes(id)) return 'stop';
-    generated.push(id);
-    const full = text.decode([...prefix, ...generated]).slice(prefixText.length);
+    count++;
+    const full = decoded.push(id);
     // a trailing U+FFFD means an incomplete UTF-8 sequence: wait for its other bytes
     const visible = full.endsWith('\uFFFD') ? full.slice(0, -1) : full;
-    const last = generated.length >= budget;
+    const last = count >= budget;
     const scan = scanStops(visible, emitted, stops);
     const end = last && !scan.stopped ? full.length : scan.end;
     const lp = logSoftmax(row);
