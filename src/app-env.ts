@@ -3,6 +3,7 @@
  */
 import type { InferenceDeps } from './serving/inference.ts';
 import type { ModelPool } from './serving/model-pool.ts';
+import type { Platform } from './platform/types.ts';
 
 /** Bindings and per-request variables of the app. */
 export interface AppEnv {
@@ -10,5 +11,7 @@ export interface AppEnv {
     pool: ModelPool;
     /** Serving services: pool, A/B router, metrics. */
     inference: InferenceDeps;
+    /** Storage, database, job queue (set when the app runs with a platform). */
+    platform: Platform;
   };
 }

@@ -10,6 +10,11 @@ import { chatCompletionsRoute } from './routes/chat-completions.ts';
 import { completionsRoute } from './routes/completions.ts';
 import { modelsRoute } from './routes/models.ts';
 import { toOpenAIError } from './routes/openai-error.ts';
+import { hooksRoute } from './routes/hooks.ts';
+import { jobsRoute } from './routes/jobs.ts';
+import { modelDetailsRoute } from './routes/model-details.ts';
+import { uploadsRoute } from './routes/uploads.ts';
+import type { Platform } from './platform/types.ts';
 import { AbRouter } from './serving/ab-router.ts';
 import type { InferenceDeps } from './serving/inference.ts';
 import { MetricsStore } from './serving/metrics.ts';
@@ -21,6 +26,8 @@ export interface AppDeps {
   router?: AbRouter;
   metrics?: MetricsStore;
   maxRequestBytes: number;
+  /** Storage, database and job queue; without it the upload, job and model-details routes are absent. */
+  platform?: Platform;
   log?: (msg: string, err?: unknown) => void;
 }
 
@@ -35,12 +42,21 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use('*', async (c, next) => {
     c.set('pool', deps.pool);
     c.set('inference', inference);
+    if (deps.platform) c.set('platform', deps.platform);
     await next();
   });
   // JSON endpoints only: uploads stream their bodies and have their own limit
   const jsonLimit = bodyLimit({ maxSize: deps.maxRequestBytes, onError: () => { throw new PayloadTooLarge(deps.maxRequestBytes); } });
-  for (const path of ['/v1/completions', '/v1/chat/completions', '/v1/models/*']) app.use(path, jsonLimit);
+  for (const path of ['/v1/completions', '/v1/chat/completions', '/v1/models/*', '/v1/worker/*', '/v1/hooks/s3', '/v1/uploads/multipart', '/v1/uploads/multipart/*']) {
+    app.use(path, jsonLimit);
+  }
   app.get('/health', (c) => c.json({ status: 'ok' }));
+  if (deps.platform) {
+    app.route('/', modelDetailsRoute);
+    app.route('/', uploadsRoute);
+    app.route('/', hooksRoute);
+    app.route('/', jobsRoute);
+  }
   app.route('/', modelsRoute);
   app.route('/', completionsRoute);
   app.route('/', chatCompletionsRoute);

@@ -2,8 +2,8 @@
  * @module The one place that reads the environment. `loadConfig` parses, validates and applies defaults
  * in one pass and fails at boot with one message listing every bad key.
  */
-import { cpus } from 'node:os';
-import { resolve } from 'node:path';
+import { cpus, hostname } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The gateway's configuration. */
@@ -20,6 +20,33 @@ export interface Config {
   threads: number;
   /** Largest JSON request body, in bytes. */
   maxRequestBytes: number;
+  /** Object storage; `endpoint: null` runs the embedded S3 server on 127.0.0.1 under `dataDir/s3`. */
+  s3: {
+    endpoint: string | null;
+    region: string;
+    bucket: string;
+    accessKeyId: string;
+    secretAccessKey: string;
+    forcePathStyle: boolean;
+    /** Port of the embedded S3 server (0: any free port). */
+    embeddedPort: number;
+  };
+  /** libsql URL of the database (default: a file in `dataDir`). */
+  databaseUrl: string;
+  databaseAuthToken: string | null;
+  /** Bearer token compression workers present; null: the gateway makes one for its embedded worker. */
+  workerToken: string | null;
+  /** Run one compression worker beside the gateway (a child process). */
+  embeddedWorker: boolean;
+  /** For a compression worker: the gateway it pulls jobs from, and its id. */
+  gatewayUrl: string | null;
+  workerId: string;
+  /** Largest model upload, in bytes. */
+  maxUploadBytes: number;
+  /** Object keys under this prefix start a compression job when they land in the bucket. */
+  uploadsPrefix: string;
+  /** Job queue: lease length, attempts before dead letter, first retry delay (doubles each time). */
+  jobs: { leaseMs: number; maxAttempts: number; retryBaseMs: number };
 }
 
 /** Thrown at boot when the environment is invalid. */
@@ -45,6 +72,14 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     }
     return n;
   };
+  const flag = (key: string, fallback: boolean): boolean => {
+    const v = raw[key]?.toLowerCase();
+    if (v === undefined || v === '') return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off'].includes(v)) return false;
+    problems.push(`${key}=${JSON.stringify(raw[key])} must be true or false`);
+    return fallback;
+  };
   const config: Config = {
     port: int('PORT', 8080, 0, 65535),
     host: raw.HOST || '127.0.0.1',
@@ -53,7 +88,33 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     demoModelName: raw.FLATGATE_DEMO_MODEL_NAME || 'stories260K',
     threads: int('FLATGATE_THREADS', cpus().length, 1, 1024),
     maxRequestBytes: int('FLATGATE_MAX_REQUEST_BYTES', 1 << 20, 1024, 1 << 30),
+    s3: {
+      endpoint: raw.FLATGATE_S3_ENDPOINT || null,
+      region: raw.FLATGATE_S3_REGION || 'us-east-1',
+      bucket: raw.FLATGATE_S3_BUCKET || 'flatgate',
+      accessKeyId: raw.FLATGATE_S3_ACCESS_KEY_ID || 'S3RVER',
+      secretAccessKey: raw.FLATGATE_S3_SECRET_ACCESS_KEY || 'S3RVER',
+      forcePathStyle: flag('FLATGATE_S3_FORCE_PATH_STYLE', true),
+      embeddedPort: int('FLATGATE_EMBEDDED_S3_PORT', 4568, 0, 65535),
+    },
+    databaseUrl: raw.FLATGATE_DATABASE_URL || '',
+    databaseAuthToken: raw.FLATGATE_DATABASE_AUTH_TOKEN || null,
+    workerToken: raw.FLATGATE_WORKER_TOKEN || null,
+    embeddedWorker: flag('FLATGATE_EMBEDDED_WORKER', true),
+    gatewayUrl: raw.FLATGATE_GATEWAY_URL || null,
+    workerId: raw.FLATGATE_WORKER_ID || `${hostname()}-${process.pid}`,
+    maxUploadBytes: int('FLATGATE_MAX_UPLOAD_BYTES', 64 * 2 ** 30, 1024, Number.MAX_SAFE_INTEGER),
+    uploadsPrefix: raw.FLATGATE_UPLOADS_PREFIX || 'uploads/',
+    jobs: {
+      leaseMs: int('FLATGATE_JOB_LEASE_MS', 60_000, 100, 86_400_000),
+      maxAttempts: int('FLATGATE_JOB_MAX_ATTEMPTS', 3, 1, 100),
+      retryBaseMs: int('FLATGATE_JOB_RETRY_BASE_MS', 5_000, 0, 86_400_000),
+    },
   };
+  config.databaseUrl ||= `file:${join(config.dataDir, 'flatgate.db')}`;
+  if (config.uploadsPrefix.startsWith('models/') || config.uploadsPrefix.startsWith('tmp/')) {
+    problems.push(`FLATGATE_UPLOADS_PREFIX=${JSON.stringify(config.uploadsPrefix)} must not lie under models/ or tmp/`);
+  }
   if (problems.length) throw new ConfigError(`Invalid environment: ${problems.join('; ')}`);
   return Object.freeze(config);
 }

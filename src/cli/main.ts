@@ -3,25 +3,35 @@
  * stderr and a non-zero exit.
  */
 import { FlatgateError } from '../errors.ts';
+import { compressCommand } from './compress.ts';
 import { convertCommand } from './convert.ts';
+import { evalCommand } from './eval.ts';
 import { generateCommand } from './generate.ts';
 import { inspectCommand } from './inspect.ts';
 import { scoreCommand } from './score.ts';
+import { workerCommand } from './worker.ts';
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   inspect: inspectCommand,
   generate: generateCommand,
   score: scoreCommand,
   convert: convertCommand,
+  compress: compressCommand,
+  eval: evalCommand,
+  worker: (argv) => workerCommand(argv),
 };
 
 const HELP = `usage: flatgate <command> [options]
 
 commands:
+  worker --gateway URL [--token T] [--id ID] [--once]   compression worker (pulls jobs; FLATGATE_S3_* env)
   inspect <model> [--json]                       architecture, sizes, parameter count
   generate <model> --prompt TEXT [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S]
   score <model> --text-file F [--seq N] [--json] perplexity of a text file
   convert <model> --to hf|onnx|gguf --out PATH   write another format
+  compress <model> --method flattengpt|shortgpt|sleb (--merges N | --ratio R) --calib FILE --out DIR
+           [--calib-samples N] [--seq N] [--seed S] [--rho X] [--no-prune] [--no-compensate] [--eval-text FILE]
+  eval <model> [--ppl F] [--tasks a,b|all] [--limit N] [--against M] [--json]  perplexity, zero-shot accuracy, agreement
 
 <model>: a Hugging Face folder, a .tar/.tar.gz of one, or a llama2.c .bin (--tokenizer FILE, or a
 tokenizer.bin / tok*.bin beside it)`;

@@ -20,16 +20,21 @@ modelDetailsRoute.get('/v1/models/:id', async (c) => {
   if (!model) {
     const served = c.var.pool.list().find((m) => m.id === id);
     if (!served) throw new ModelNotFound(id);
-    const { model: m } = served.loaded;
-    return c.json({
-      id,
-      object: 'model',
-      created: served.created,
-      owned_by: 'flatgate',
-      name: id,
-      status: 'ready',
-      variants: [{ id, method: 'original', layers: m.layers.length, params: countParams(m), bytes: null, status: 'ready', evaluation: null }],
-    });
+    const family = c.var.pool.family(served.info.parent ?? id);
+    const variants = [];
+    for (const v of family) {
+      const m = v.info.layers === undefined || v.info.params === undefined ? (await v.loaded()).model : null;
+      variants.push({
+        id: v.id,
+        method: v.info.method,
+        layers: v.info.layers ?? m!.layers.length,
+        params: v.info.params ?? countParams(m!),
+        bytes: v.info.bytes ?? null,
+        status: v.info.pending ? 'pending' : 'ready',
+        evaluation: v.info.evaluation ?? null,
+      });
+    }
+    return c.json({ id, object: 'model', created: served.created, owned_by: 'flatgate', name: served.info.parent ?? id, status: 'ready', variants });
   }
   const variants = await variantsOfModel(db, model.id);
   const jobs = await jobsOfModel(db, model.id);

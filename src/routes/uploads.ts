@@ -9,7 +9,7 @@ import type { AppEnv } from '../app-env.ts';
 import { checkModelName, checkParams } from '../jobs/intake.ts';
 import { paramsFromQuery } from '../jobs/params.ts';
 import { completePresignedUpload, startPresignedUpload } from '../jobs/presigned-intake.ts';
-import { receiveUpload, type AcceptedUpload } from '../jobs/upload-intake.ts';
+import { discardRest, receiveUpload, uncancellable, UploadTooLarge, type AcceptedUpload } from '../jobs/upload-intake.ts';
 import { multipartBoundary, multipartFile } from './multipart-file.ts';
 import { parseJson } from './validate.ts';
 import { InvalidRequest } from '../errors.ts';
@@ -36,16 +36,21 @@ export const uploadsRoute = new Hono<AppEnv>();
 
 uploadsRoute.post('/v1/uploads', async (c) => {
   const { intake } = c.var.platform;
-  const name = checkModelName(c.req.query('name'));
-  const params = checkParams(paramsFromQuery(c.req.query()));
-  const body = c.req.raw.body;
-  if (!body) throw new InvalidRequest('The request has no body: send the archive (--data-binary @model.tar.gz) or a multipart field "file"', 'file');
-  const boundary = multipartBoundary(c.req.header('content-type'));
-  const length = Number(c.req.header('content-length'));
-  const stream = body as unknown as AsyncIterable<Uint8Array>;
-  const bytes = boundary ? multipartFile(stream, boundary, 'file') : stream;
-  const u = await receiveUpload(intake, name, params, bytes, { declaredBytes: boundary || !Number.isFinite(length) ? undefined : length });
-  return c.json(accepted(u), 202);
+  if (!c.req.raw.body) throw new InvalidRequest('The request has no body: send the archive (--data-binary @model.tar.gz) or a multipart field "file"', 'file');
+  const stream = uncancellable(c.req.raw.body as unknown as AsyncIterable<Uint8Array>);
+  try {
+    const name = checkModelName(c.req.query('name'));
+    const params = checkParams(paramsFromQuery(c.req.query()));
+    const boundary = multipartBoundary(c.req.header('content-type'));
+    const length = Number(c.req.header('content-length'));
+    const bytes = boundary ? multipartFile(stream, boundary, 'file') : stream;
+    const u = await receiveUpload(intake, name, params, bytes, { declaredBytes: boundary || !Number.isFinite(length) ? undefined : length });
+    return c.json(accepted(u), 202);
+  } catch (err) {
+    // an oversize body is left unread (the app closes the connection); others are read to the end
+    if (!(err instanceof UploadTooLarge)) await discardRest(stream);
+    throw err;
+  }
 });
 
 uploadsRoute.post('/v1/uploads/multipart', async (c) => {

@@ -8,6 +8,10 @@ import { perplexity } from '../../src/serving/score.ts';
 import { createDecoderSession } from '../../src/serving/session/local-backend.ts';
 import { startGateway, VARIANT, type TestGateway } from './gateway-server.ts';
 
+/** A response body as JSON, untyped: the tests check its shape. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
+
 let gw: TestGateway;
 let client: OpenAI;
 
@@ -136,7 +140,7 @@ describe('A/B routing and shadow traffic', () => {
         body: JSON.stringify({ model: 'stories260K', prompt: 'A', max_tokens: 1, user: `user-${u}` }),
       });
       expect(res.headers.get('x-flatgate-variant')).toBe(served[`user-${u}`]);
-      expect((await res.json()).model).toBe(served[`user-${u}`]);
+      expect((await json(res)).model).toBe(served[`user-${u}`]);
     }
     // the original stays reachable by its alias while a route is set
     expect((await client.completions.create({ model: 'stories260K:original', prompt: 'A', max_tokens: 1 })).model).toBe('stories260K');
@@ -166,7 +170,7 @@ describe('A/B routing and shadow traffic', () => {
     expect(agreement).not.toBeNull();
     expect(agreement!.top1).toBeGreaterThan(0);
     expect(agreement!.top1).toBeLessThanOrEqual(1);
-    const cmp = await (await fetch(`${gw.url}/v1/models/stories260K/comparison`)).json();
+    const cmp = await json(fetch(`${gw.url}/v1/models/stories260K/comparison`));
     expect(cmp.variants.find((v: { id: string }) => v.id === VARIANT).agreement.top1).toBeCloseTo(agreement!.top1, 10);
     await fetch(`${gw.url}/v1/models/stories260K/route`, { method: 'DELETE' });
   });
@@ -193,10 +197,10 @@ describe('metrics and comparison', () => {
   });
 
   it("the comparison's numbers move when traffic flows", async () => {
-    const before = await (await fetch(`${gw.url}/v1/models/stories260K/comparison`)).json();
+    const before = await json(fetch(`${gw.url}/v1/models/stories260K/comparison`));
     const count = (t: { variants: { id: string; latency: { requests: number } }[] }, id: string) => t.variants.find((v) => v.id === id)!.latency.requests;
     for (let i = 0; i < 3; i++) await client.completions.create({ model: VARIANT, prompt: 'Tom', max_tokens: 8, temperature: 0 });
-    const after = await (await fetch(`${gw.url}/v1/models/stories260K/comparison`)).json();
+    const after = await json(fetch(`${gw.url}/v1/models/stories260K/comparison`));
     expect(count(after, VARIANT)).toBe(count(before, VARIANT) + 3);
     const v = after.variants.find((x: { id: string }) => x.id === VARIANT);
     expect(v.latency.ttft.p50).toBeGreaterThan(0);
@@ -207,7 +211,7 @@ describe('metrics and comparison', () => {
   });
 
   it('the benchmark runs the same load on each variant', async () => {
-    const r = await (await fetch(`${gw.url}/v1/models/stories260K/benchmark`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests: 4, concurrency: 2, max_tokens: 8 }) })).json();
+    const r = await json(fetch(`${gw.url}/v1/models/stories260K/benchmark`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests: 4, concurrency: 2, max_tokens: 8 }) }));
     expect(r.object).toBe('benchmark');
     for (const v of r.variants) expect(v.latency.requests).toBe(4);
   });
@@ -229,9 +233,9 @@ describe('bad input gets a 4xx in OpenAI shape and the server keeps serving', ()
     it(name, async () => {
       const res = await post(path, body);
       expect(res.status).toBe(status);
-      const json = await res.json();
-      expect(Object.keys(json.error).sort()).toEqual(['code', 'message', 'param', 'type']);
-      expect(json.error.message.length).toBeGreaterThan(0);
+      const reply = await json(res);
+      expect(Object.keys(reply.error).sort()).toEqual(['code', 'message', 'param', 'type']);
+      expect(reply.error.message.length).toBeGreaterThan(0);
       const ok = await client.completions.create({ model: 'stories260K', prompt: 'Once', max_tokens: 2 });
       expect(ok.choices[0].text.length).toBeGreaterThan(0);
     });

@@ -6,6 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countParams } from '../../src/model/types.ts';
 import { startGateway, VARIANT, type TestGateway } from './gateway-server.ts';
 
+/** A response body as JSON, untyped: the tests check its shape. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
+
 let gw: TestGateway;
 beforeAll(async () => {
   gw = await startGateway({ limits: { concurrency: 1, queue: 1 } });
@@ -23,8 +27,8 @@ describe('scheduler at the edge', () => {
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(2);
     expect(statuses).toContain(429);
     const refused = results.find((r) => r.status === 429)!;
-    expect((await refused.json()).error).toMatchObject({ type: 'rate_limit_error', code: 'overloaded' });
-    for (const r of results.filter((x) => x.status === 200)) expect((await r.json()).choices[0].text.length).toBeGreaterThan(0);
+    expect((await json(refused)).error).toMatchObject({ type: 'rate_limit_error', code: 'overloaded' });
+    for (const r of results.filter((x) => x.status === 200)) expect((await json(r)).choices[0].text.length).toBeGreaterThan(0);
     expect(gw.pool.get('stories260K').scheduler.load).toEqual({ running: 0, waiting: 0 });
   });
 
@@ -51,7 +55,7 @@ describe('variants that are not ready, and memory', () => {
     gw.pool.register('stories260K:pending', { parent: 'stories260K', method: 'flattengpt', pending: 'compressing' }, async () => gw.original);
     const res = await complete({ model: 'stories260K:pending', prompt: 'x', max_tokens: 1 });
     expect(res.status).toBe(503);
-    expect((await res.json()).error).toMatchObject({ code: 'model_not_ready', param: 'model' });
+    expect((await json(res)).error).toMatchObject({ code: 'model_not_ready', param: 'model' });
     await gw.pool.remove('stories260K:pending');
   });
 

@@ -1,0 +1,99 @@
+/**
+ * @module The calibration set of a compression job (flattengpt.md section 5): `samples` sequences of
+ * `seq` tokens, each BOS followed by seq - 1 consecutive tokens from a seeded random offset of the
+ * tokenized text. Deterministic for a fixed seed; every method of a job uses the same set.
+ */
+import { readFile } from 'node:fs/promises';
+import { InvalidRequest } from '../errors.ts';
+import type { Tokenizer } from '../model/types.ts';
+
+/** The calibration set and where it came from (recorded in report.json). */
+export interface CalibrationSet {
+  /** samples[i]: `seq` token ids, samples[i][0] = BOS. */
+  samples: number[][];
+  seq: number;
+  seed: number;
+  /** The text file (or a label for in-memory text). */
+  file: string;
+  /** Tokens in the whole tokenized text. */
+  textTokens: number;
+}
+
+/** Parameters of {@link buildCalibrationSet}. */
+export interface CalibrationOptions {
+  samples: number;
+  seq: number;
+  seed: number;
+  file?: string;
+}
+
+/** mulberry32: a small seeded PRNG with floats in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Calibration samples from already tokenized text (no BOS in `ids`).
+ * @throws InvalidRequest for bad counts or a text shorter than seq - 1 tokens.
+ * @example buildCalibrationSet(tok.encode(text), tok.bosId, { samples: 128, seq: 256, seed: 0 })
+ */
+export function buildCalibrationSet(ids: readonly number[], bos: number, opts: CalibrationOptions): CalibrationSet {
+  const { samples, seq, seed } = opts;
+  if (!Number.isInteger(samples) || samples < 1) throw new InvalidRequest(`calibration sample count must be a positive integer, got ${samples}`, 'calib-samples');
+  if (!Number.isInteger(seq) || seq < 2) throw new InvalidRequest(`calibration sequence length must be an integer >= 2, got ${seq}`, 'seq');
+  if (!Number.isInteger(seed)) throw new InvalidRequest(`seed must be an integer, got ${seed}`, 'seed');
+  const span = seq - 1;
+  if (ids.length < span) {
+    throw new InvalidRequest(`calibration text has ${ids.length} tokens, fewer than the ${span} one sample needs`, 'calib');
+  }
+  const rand = seededRandom(seed);
+  const out: number[][] = [];
+  for (let i = 0; i < samples; i++) {
+    const off = Math.floor(rand() * (ids.length - span + 1));
+    out.push([bos, ...ids.slice(off, off + span)]);
+  }
+  return { samples: out, seq, seed, file: opts.file ?? '<text>', textTokens: ids.length };
+}
+
+/**
+ * Reads and tokenizes `file`, then builds the set.
+ * @throws InvalidRequest when the file cannot be read or is too short.
+ */
+export async function loadCalibrationSet(file: string, tokenizer: Tokenizer, opts: Omit<CalibrationOptions, 'file'>): Promise<CalibrationSet> {
+  const text = await readFile(file, 'utf8').catch(() => {
+    throw new InvalidRequest(`cannot read calibration text ${file}`, 'calib');
+  });
+  return buildCalibrationSet(tokenizer.encode(text), tokenizer.bosId, { ...opts, file });
+}
+
+/** One batch of calibration rows: `ids` is [batch, seq] row-major. */
+export interface CalibrationBatch {
+  ids: number[];
+  batch: number;
+  seq: number;
+  /** Index of the batch's first sample. */
+  first: number;
+}
+
+/** The set in consecutive batches of at most `batchSize` samples. */
+export function calibrationBatches(set: CalibrationSet, batchSize: number): CalibrationBatch[] {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidRequest(`batch size must be a positive integer, got ${batchSize}`);
+  const out: CalibrationBatch[] = [];
+  for (let i = 0; i < set.samples.length; i += batchSize) {
+    const rows = set.samples.slice(i, i + batchSize);
+    out.push({ ids: rows.flat(), batch: rows.length, seq: set.seq, first: i });
+  }
+  return out;
+}
+
+/** Number of calibration tokens (samples x seq). */
+export function calibrationTokens(set: CalibrationSet): number {
+  return set.samples.length * set.seq;
+}

@@ -1,0 +1,124 @@
+/**
+ * @module Calibration statistics, streamed batch by batch through onnxruntime and accumulated in
+ * float64: the similarity of block inputs (and BI), per-head scores and the MLP Gram matrix of a
+ * (flattened) block at the compression frontier, and the calibration NLL of a model.
+ */
+import { SimilarityAccumulator } from './math/cosine.ts';
+import { HeadScoreAccumulator } from './flatten/head-scores.ts';
+import type { LayerWeights, LlamaModel } from '../model/types.ts';
+import { buildGramGraph } from '../serving/graph/block-graph.ts';
+import type { SessionOptions } from '../serving/session/backend.ts';
+import { createDecoderSession, createGraphSession } from '../serving/session/local-backend.ts';
+import type { ActivationFrontier } from './activation-frontier.ts';
+import { blockShape, createBlockSession } from './block-session.ts';
+import { calibrationBatches, type CalibrationSet } from './calibration.ts';
+import { addInto, nextTokenNll } from './tensor-ops.ts';
+
+/** Options shared by the collectors. */
+export interface StatisticsOptions extends SessionOptions {
+  /** Samples per batch (default 8). */
+  batchSize?: number;
+  /** Called after each batch with (done, total) batches. */
+  onBatch?: (done: number, total: number) => void;
+}
+
+/** Result of {@link collectSimilarity}. */
+export interface SimilarityStats {
+  /** (L+1) x (L+1) mean cosine of hidden states; index L is the final residual stream. */
+  S: number[][];
+  tokens: number;
+  provider: 'cuda' | 'cpu';
+}
+
+/**
+ * Mean cosine similarity between the inputs of every pair of blocks of the original `model`, plus
+ * the final residual (so that 1 - S[l][l+1] is block l's Block Influence for every l).
+ */
+export async function collectSimilarity(model: LlamaModel, calib: CalibrationSet, opts: StatisticsOptions = {}): Promise<SimilarityStats> {
+  const L = model.layers.length;
+  const D = model.config.hiddenSize;
+  const decoder = await createDecoderSession(model, { ...opts, hiddenStates: true });
+  const acc = new SimilarityAccumulator(L + 1);
+  const batches = calibrationBatches(calib, opts.batchSize ?? 8);
+  try {
+    for (const [i, b] of batches.entries()) {
+      const step = await decoder.step(b.ids, b.batch, null, 1);
+      acc.add(step.hidden!, b.batch * b.seq, D);
+      opts.onBatch?.(i + 1, batches.length);
+    }
+  } finally {
+    await decoder.release();
+  }
+  return { S: acc.matrix(), tokens: acc.count, provider: decoder.provider };
+}
+
+/** Per-query-head scores f_i of `layer` (flattengpt.md section 3) on the frontier activations. */
+export async function collectHeadScores(
+  frontier: ActivationFrontier,
+  model: LlamaModel,
+  layer: LayerWeights,
+  opts: StatisticsOptions = {},
+): Promise<Float64Array> {
+  const dh = model.config.headDim;
+  const H = layer.q.rows / dh;
+  const acc = new HeadScoreAccumulator(layer.o, H, dh);
+  const block = await createBlockSession(layer, blockShape(model.config), opts);
+  try {
+    let done = 0;
+    await frontier.forEach(async (hidden, b) => {
+      const { head_outputs } = await block.run(hidden, b.batch, b.seq, ['head_outputs']);
+      acc.add(head_outputs!, b.batch * b.seq);
+      opts.onBatch?.(++done, frontier.batchCount);
+    });
+  } finally {
+    await block.release();
+  }
+  return acc.scores();
+}
+
+/** C = psi^T psi over the frontier activations, psi = SiLU(gate) * up of `layer` (I x I, float64). */
+export async function collectMlpGram(
+  frontier: ActivationFrontier,
+  model: LlamaModel,
+  layer: LayerWeights,
+  opts: StatisticsOptions = {},
+): Promise<{ C: Float64Array; tokens: number }> {
+  const I = layer.gate.rows;
+  const C = new Float64Array(I * I);
+  const block = await createBlockSession(layer, blockShape(model.config), opts);
+  const gram = await createGraphSession(buildGramGraph(I), opts);
+  let tokens = 0;
+  try {
+    let done = 0;
+    await frontier.forEach(async (hidden, b) => {
+      const { mlp_activations } = await block.run(hidden, b.batch, b.seq, ['mlp_activations']);
+      const n = b.batch * b.seq;
+      const { gram: g } = await gram.run({ x: { data: mlp_activations!, dims: [n, I] } });
+      addInto(C, g.data as Float32Array);
+      tokens += n;
+      opts.onBatch?.(++done, frontier.batchCount);
+    });
+  } finally {
+    await block.release();
+    await gram.release();
+  }
+  return { C, tokens };
+}
+
+/** Mean next-token NLL of `model` over the calibration set (BOS is never predicted). */
+export async function calibrationNll(model: LlamaModel, calib: CalibrationSet, opts: StatisticsOptions = {}): Promise<{ nll: number; tokens: number }> {
+  const decoder = await createDecoderSession(model, opts);
+  let sum = 0;
+  let count = 0;
+  try {
+    for (const b of calibrationBatches(calib, opts.batchSize ?? 8)) {
+      const step = await decoder.step(b.ids, b.batch, null);
+      const r = nextTokenNll(step.logits, b.ids, b.batch, b.seq, model.config.vocabSize);
+      sum += r.sum;
+      count += r.count;
+    }
+  } finally {
+    await decoder.release();
+  }
+  return { nll: sum / count, tokens: count };
+}

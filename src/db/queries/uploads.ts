@@ -1,0 +1,26 @@
+/**
+ * @module Queries on `uploads` (presigned multipart uploads in progress).
+ */
+import { and, eq } from 'drizzle-orm';
+import type { Db } from '../client.ts';
+import { uploads } from '../schema.ts';
+
+/** An upload row. */
+export type UploadRow = typeof uploads.$inferSelect;
+
+/** Records a started upload. */
+export async function insertUpload(db: Db, row: typeof uploads.$inferInsert): Promise<void> {
+  await db.insert(uploads).values(row);
+}
+
+/** The open upload `id`, or undefined. */
+export async function findOpenUpload(db: Db, id: string): Promise<UploadRow | undefined> {
+  const [row] = await db.select().from(uploads).where(and(eq(uploads.id, id), eq(uploads.status, 'open')));
+  return row;
+}
+
+/** Closes an upload; false when it was not open (a concurrent completion won). */
+export async function closeUpload(db: Db, id: string, status: 'completed' | 'aborted'): Promise<boolean> {
+  const out = await db.update(uploads).set({ status }).where(and(eq(uploads.id, id), eq(uploads.status, 'open'))).returning({ id: uploads.id });
+  return out.length > 0;
+}

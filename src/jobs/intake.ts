@@ -1,0 +1,105 @@
+/**
+ * @module Intake: turns a validated object into a model row and a compression job, idempotently on
+ * bucket + key + etag. Shared by HTTP uploads, presigned uploads and bucket events.
+ */
+import { FlatgateError, InvalidRequest } from '../errors.ts';
+import type { Db } from '../db/client.ts';
+import type { Job } from '../db/queries/jobs.ts';
+import { deleteModel, findModelByName, insertModel } from '../db/queries/models.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { compressionParamsSchema, type CompressionParams } from './params.ts';
+import type { JobQueue } from './queue.ts';
+
+/** What intake needs. */
+export interface IntakeDeps {
+  db: Db;
+  store: ObjectStore;
+  queue: JobQueue;
+  /** Keys under this prefix start jobs when they land in the bucket. */
+  uploadsPrefix: string;
+  maxUploadBytes: number;
+}
+
+/** A model name that is already used. */
+export class ModelNameTaken extends FlatgateError {
+  readonly status = 409;
+  constructor(name: string) {
+    super(`A model named '${name}' already exists`, 'model_exists', 'invalid_request_error', 'name');
+  }
+}
+
+/** Names are served as `<name>` and `<name>:<variant>`, so they cannot contain ':' or '/'. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Checks a model name. */
+export function checkModelName(name: string | undefined): string {
+  if (!name) throw new InvalidRequest('name is required (?name=NAME)', 'name');
+  if (!NAME.test(name)) throw new InvalidRequest(`name '${name}' must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`, 'name');
+  return name;
+}
+
+/** Parses compression parameters; the first problem becomes one InvalidRequest. */
+export function checkParams(raw: unknown): CompressionParams {
+  const r = compressionParamsSchema.safeParse(raw ?? {});
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const param = issue.path.join('.') || null;
+  throw new InvalidRequest(`Invalid ${param ?? 'parameters'}: ${issue.message}`, param);
+}
+
+/** The idempotency key of an object version. */
+export const objectJobKey = (bucket: string, key: string, etag: string) => `s3:${bucket}/${key}#${etag}`;
+
+/** A new model id. */
+export const newModelId = () => `mdl_${crypto.randomUUID().replace(/-/g, '').slice(0, 20)}`;
+
+/** What {@link registerUpload} records. */
+export interface UploadRecord {
+  modelId: string;
+  name: string;
+  key: string;
+  etag: string;
+  sha256: string | null;
+  bytes: number;
+  params: CompressionParams;
+}
+
+/**
+ * Creates the model and its job. Throws ModelNameTaken when the name is used; when the object already
+ * has a job (a repeated event), removes the new model row again and returns the existing job.
+ */
+export async function registerUpload(deps: IntakeDeps, u: UploadRecord): Promise<{ job: Job; created: boolean }> {
+  const now = Date.now();
+  const inserted = await insertModel(deps.db, {
+    id: u.modelId,
+    name: u.name,
+    status: 'pending',
+    sourceBucket: deps.store.bucket,
+    sourceKey: u.key,
+    sourceEtag: u.etag,
+    sha256: u.sha256,
+    bytes: u.bytes,
+    createdAt: now,
+  });
+  if (!inserted) throw new ModelNameTaken(u.name);
+  try {
+    const out = await deps.queue.enqueue({
+      id: `job_${crypto.randomUUID().replace(/-/g, '').slice(0, 20)}`,
+      modelId: u.modelId,
+      idempotencyKey: objectJobKey(deps.store.bucket, u.key, u.etag),
+      params: u.params,
+      sourceBucket: deps.store.bucket,
+      sourceKey: u.key,
+    });
+    if (!out.created) await deleteModel(deps.db, u.modelId);
+    return out;
+  } catch (err) {
+    await deleteModel(deps.db, u.modelId);
+    throw err;
+  }
+}
+
+/** Fails with ModelNameTaken early, before any bytes are read. */
+export async function assertNameFree(db: Db, name: string): Promise<void> {
+  if (await findModelByName(db, name)) throw new ModelNameTaken(name);
+}

@@ -1,0 +1,56 @@
+/**
+ * @module Compression parameters of a job, with their defaults: FlattenGPT removing about a quarter of
+ * the layers plus the ShortGPT baseline at the same depth, evaluated by perplexity and agreement on a
+ * small held-out text. Text files come from the bucket (`*_key`) or the worker's disk (`*_file`).
+ */
+import { z } from 'zod';
+
+/** Methods a job can run. */
+export const JOB_METHODS = ['flattengpt', 'shortgpt', 'sleb'] as const;
+
+/** The parameters, as stored on the job (snake_case, as clients send them). */
+export const compressionParamsSchema = z
+  .object({
+    methods: z.array(z.enum(JOB_METHODS)).min(1).max(3).default(['flattengpt', 'shortgpt']),
+    /** Fraction of layers to remove (rounded, at least one). */
+    ratio: z.number().gt(0).lt(1).default(0.25),
+    /** Layers to remove; overrides `ratio`. */
+    merges: z.number().int().min(1).max(1024).optional(),
+    calibration_key: z.string().min(1).max(1024).optional(),
+    calibration_file: z.string().min(1).max(4096).optional(),
+    calib_samples: z.number().int().min(1).max(4096).default(32),
+    seq: z.number().int().min(2).max(32768).optional(),
+    seed: z.number().int().default(0),
+    evaluate: z.boolean().default(true),
+    eval_key: z.string().min(1).max(1024).optional(),
+    eval_file: z.string().min(1).max(4096).optional(),
+    tasks: z.array(z.string().min(1).max(64)).max(16).default([]),
+    task_limit: z.number().int().min(1).max(100_000).default(100),
+  })
+  .strict();
+
+/** Parsed compression parameters. */
+export type CompressionParams = z.infer<typeof compressionParamsSchema>;
+
+/** Layers to remove from a model of `numLayers` layers: `merges`, or `ratio` of them rounded, at least 1. */
+export function layersToRemove(p: CompressionParams, numLayers: number): number {
+  const n = p.merges ?? Math.max(1, Math.round(p.ratio * numLayers));
+  return Math.min(n, numLayers - 1);
+}
+
+/**
+ * Parameters from URL query values (`methods=flattengpt,shortgpt&ratio=0.2&calib_samples=8`).
+ * @throws the zod error's first issue as a message, via the caller.
+ */
+export function paramsFromQuery(query: Record<string, string | undefined>): unknown {
+  const out: Record<string, unknown> = {};
+  const nums = ['ratio', 'merges', 'calib_samples', 'seq', 'seed', 'task_limit'];
+  for (const [k, v] of Object.entries(query)) {
+    if (v === undefined || k === 'name') continue;
+    if (k === 'methods' || k === 'tasks') out[k] = v.split(',').map((s) => s.trim()).filter(Boolean);
+    else if (nums.includes(k)) out[k] = v.trim() === '' ? NaN : Number(v);
+    else if (k === 'evaluate') out[k] = v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v;
+    else out[k] = v;
+  }
+  return out;
+}

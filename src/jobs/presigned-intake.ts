@@ -1,0 +1,62 @@
+/**
+ * @module Presigned multipart uploads of large archives: the gateway starts the upload and signs its
+ * parts; the client PUTs them straight to the bucket and then calls complete, which validates the
+ * object (streamed back from the bucket) exactly as an HTTP upload and registers the model.
+ */
+import { FlatgateError, InvalidRequest } from '../errors.ts';
+import { closeUpload, findOpenUpload, insertUpload } from '../db/queries/uploads.ts';
+import { stagingPrefix } from '../storage/layout.ts';
+import { abortMultipart, completeMultipart, presignMultipart, type PresignedMultipart } from '../storage/presigned-upload.ts';
+import { assertNameFree, checkParams, type IntakeDeps } from './intake.ts';
+import type { CompressionParams } from './params.ts';
+import { receiveUpload, UploadTooLarge, type AcceptedUpload } from './upload-intake.ts';
+
+/** An unknown or closed presigned upload. */
+export class UploadNotFound extends FlatgateError {
+  constructor(id: string) {
+    super(`No open upload '${id}'`, 'upload_not_found', 'not_found_error', 'upload_id');
+  }
+}
+
+/** Presigned upload lifetime. */
+const EXPIRES_S = 24 * 3600;
+
+/**
+ * Starts a presigned multipart upload of `size` bytes for model `name`.
+ * @example const { id, parts } = await startPresignedUpload(deps, 'llama', 7e9, params);
+ */
+export async function startPresignedUpload(deps: IntakeDeps, name: string, size: number, params: CompressionParams): Promise<PresignedMultipart & { id: string; expiresAt: number }> {
+  if (!Number.isInteger(size) || size < 1) throw new InvalidRequest('size must be a positive integer (bytes)', 'size');
+  if (size > deps.maxUploadBytes) throw new UploadTooLarge(deps.maxUploadBytes);
+  await assertNameFree(deps.db, name);
+  const id = `upl_${crypto.randomUUID().replace(/-/g, '').slice(0, 20)}`;
+  const key = `${stagingPrefix(`presigned-${id}`)}upload.tar`;
+  const up = await presignMultipart(deps.store, key, size, { expiresIn: EXPIRES_S });
+  const now = Date.now();
+  await insertUpload(deps.db, { id, name, key, s3UploadId: up.uploadId, size, params, createdAt: now, expiresAt: now + EXPIRES_S * 1000 });
+  return { ...up, id, expiresAt: now + EXPIRES_S * 1000 };
+}
+
+/**
+ * Completes the upload from the parts' ETags, validates the object and registers the model; on a bad
+ * archive the object is deleted.
+ */
+export async function completePresignedUpload(deps: IntakeDeps, id: string, parts: { partNumber: number; etag: string }[]): Promise<AcceptedUpload> {
+  const row = await findOpenUpload(deps.db, id);
+  if (!row) throw new UploadNotFound(id);
+  if (!(await closeUpload(deps.db, id, 'completed'))) throw new UploadNotFound(id);
+  try {
+    await completeMultipart(deps.store, row.key, row.s3UploadId, parts).catch((err) => {
+      throw new InvalidRequest(`The bucket refused to complete the upload: ${(err as Error).message}`, 'parts');
+    });
+    const head = await deps.store.head(row.key);
+    if (!head) throw new InvalidRequest('The completed upload is not in the bucket', 'parts');
+    if (head.size > deps.maxUploadBytes) throw new UploadTooLarge(deps.maxUploadBytes);
+    const body = await deps.store.get(row.key);
+    return await receiveUpload(deps, row.name, checkParams(row.params) as CompressionParams, body, { storedAt: row.key });
+  } catch (err) {
+    await abortMultipart(deps.store, row.key, row.s3UploadId);
+    await deps.store.deleteKeys([row.key]).catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * @module Makes published variants servable: registers each in the model pool as `<name>` (the
+ * original) or `<name>:<variant>`; its HF folder is downloaded into a local cache on first use.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Db } from '../db/client.ts';
+import { FlatgateError } from '../errors.ts';
+import { findModel } from '../db/queries/models.ts';
+import { variantsOfModel, type VariantRow } from '../db/queries/variants.ts';
+import { loadModel } from '../model/load.ts';
+import type { ModelPool } from '../serving/model-pool.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { downloadVariant, readManifest } from '../storage/publish-folder.ts';
+
+/** The served id of a variant of model `name`. */
+export const servedId = (name: string, variant: string) => (variant === 'original' ? name : `${name}:${variant}`);
+
+/**
+ * Registers every ready variant of `modelId` in `pool` (replacing older entries). Weights are fetched
+ * from the bucket into `cacheDir` and loaded on first use.
+ * @example await serveVariants({ db, store, pool, cacheDir: 'data/cache' }, 'mdl_1');
+ */
+export async function serveVariants(deps: { db: Db; store: ObjectStore; pool: ModelPool; cacheDir: string }, modelId: string): Promise<string[]> {
+  const model = await findModel(deps.db, modelId);
+  if (!model) return [];
+  const served: string[] = [];
+  for (const v of (await variantsOfModel(deps.db, modelId)).filter((x: VariantRow) => x.status === 'ready')) {
+    const dir = join(deps.cacheDir, modelId, v.name);
+    const load = async () => {
+      const manifest = await readManifest(deps.store, modelId, v.name);
+      if (!manifest) throw new VariantMissing(v.id);
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      await downloadVariant(deps.store, manifest, 'hf', dir);
+      return loadModel(dir);
+    };
+    deps.pool.register(
+      v.id,
+      {
+        parent: v.method === 'original' ? null : model.name,
+        method: v.method,
+        created: Math.floor(v.createdAt / 1000),
+        layers: v.layers,
+        params: v.params,
+        bytes: v.bytes,
+        evaluation: v.evaluation as Record<string, unknown> | null,
+      },
+      load,
+    );
+    served.push(v.id);
+  }
+  return served;
+}
+
+/** A variant recorded as ready whose files are not (or no longer) in the bucket. */
+export class VariantMissing extends FlatgateError {
+  constructor(id: string) {
+    super(`The files of '${id}' are missing from object storage`, 'variant_missing', 'server_error');
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * @module The compression worker loop: claim a job from the gateway, heartbeat while running it, then
+ * complete or fail it. Bad input fails at once (dead letter); anything else is retried by the queue.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FlatgateError } from '../errors.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { GatewayClient, GatewayError, type ClaimedJob } from './gateway-client.ts';
+import { runJob } from './run-job.ts';
+
+/** Options of {@link runWorker}. */
+export interface WorkerOptions {
+  gatewayUrl: string;
+  token: string;
+  workerId: string;
+  store: ObjectStore;
+  /** Wait between empty claims (default 1000 ms). */
+  pollMs?: number;
+  /** Stop after the first job (or at once when the queue is empty). */
+  once?: boolean;
+  threads?: number;
+  signal?: AbortSignal;
+  log?: (msg: string) => void;
+}
+
+/** Errors that retrying cannot fix: the upload itself is bad. */
+export function isPermanent(err: unknown): boolean {
+  return err instanceof FlatgateError && err.type === 'invalid_request_error';
+}
+
+/**
+ * Runs jobs until `signal` aborts (or after one job with `once`).
+ * @example await runWorker({ gatewayUrl: 'http://127.0.0.1:8080', token, workerId: 'w1', store });
+ */
+export async function runWorker(opts: WorkerOptions): Promise<void> {
+  const gw = new GatewayClient(opts.gatewayUrl, opts.token);
+  const log = opts.log ?? ((m: string) => console.log(m));
+  while (!opts.signal?.aborted) {
+    let claim;
+    try {
+      claim = await gw.claim(opts.workerId);
+    } catch (err) {
+      if (err instanceof GatewayError && err.httpStatus === 401) throw err;
+      log(`claim failed: ${(err as Error).message}`);
+      claim = null;
+    }
+    if (!claim) {
+      if (opts.once) return;
+      await sleep(opts.pollMs ?? 1000, undefined, { signal: opts.signal }).catch(() => undefined);
+      continue;
+    }
+    await runClaimed(gw, opts, claim.job, claim.lease, claim.lease_ms, log);
+    if (opts.once) return;
+  }
+}
+
+async function runClaimed(gw: GatewayClient, opts: WorkerOptions, job: ClaimedJob, lease: string, leaseMs: number, log: (m: string) => void): Promise<void> {
+  log(`job ${job.id} (model ${job.model_id}, attempt ${job.attempts}) started`);
+  const lost = new AbortController();
+  let stage = 'claimed';
+  let progress = 0;
+  const beat = async () => {
+    try {
+      await gw.heartbeat(job.id, lease, stage, progress);
+    } catch (err) {
+      if (err instanceof GatewayError && err.httpStatus === 409) lost.abort(err);
+    }
+  };
+  const timer = setInterval(() => void beat(), Math.max(100, Math.floor(leaseMs / 3)));
+  const workDir = await mkdtemp(join(tmpdir(), `flatgate-job-${job.id}-`));
+  try {
+    const variants = await runJob({
+      job: { id: job.id, modelId: job.model_id, attempts: job.attempts, sourceKey: job.source.key, params: job.params },
+      store: opts.store,
+      workDir,
+      signal: lost.signal,
+      threads: opts.threads,
+      onProgress: (s, p) => {
+        stage = s;
+        progress = Math.min(1, Math.max(0, p));
+      },
+    });
+    clearInterval(timer);
+    await gw.complete(job.id, lease, variants);
+    log(`job ${job.id} done: ${variants.map((v) => v.name).join(', ')}`);
+  } catch (err) {
+    clearInterval(timer);
+    if (lost.signal.aborted) {
+      log(`job ${job.id}: lease lost, dropped`);
+      return;
+    }
+    const message = err instanceof FlatgateError ? err.message : `${(err as Error)?.name ?? 'Error'}: ${(err as Error)?.message ?? String(err)}`;
+    log(`job ${job.id} failed: ${message}`);
+    await gw.fail(job.id, lease, message, !isPermanent(err)).catch((e) => log(`reporting the failure failed: ${(e as Error).message}`));
+  } finally {
+    clearInterval(timer);
+    await rm(workDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * @module The single-machine default: one compression worker in a child process (off the gateway's
+ * event loop and request path), pulling jobs from the gateway over HTTP like any remote worker.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { S3Settings } from '../storage/object-store.ts';
+
+/** The worker entry, run through tsx so the TypeScript sources run as they are. */
+export const WORKER_ENTRY = fileURLToPath(new URL('../worker.ts', import.meta.url));
+
+/** What the child needs to know. */
+export interface LocalWorkerOptions {
+  gatewayUrl: string;
+  token: string;
+  s3: S3Settings;
+  workerId?: string;
+  threads?: number;
+  /** Environment to start from (the gateway's own). */
+  env?: Record<string, string | undefined>;
+  /** Extra worker arguments (e.g. `--once`). */
+  args?: string[];
+  stdio?: 'inherit' | 'pipe' | 'ignore';
+}
+
+/** The environment of a worker process that reaches `o.s3` and the gateway. */
+export function workerEnv(o: LocalWorkerOptions): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(o.env ?? {})) if (v !== undefined) env[k] = v;
+  Object.assign(env, {
+    FLATGATE_GATEWAY_URL: o.gatewayUrl,
+    FLATGATE_WORKER_TOKEN: o.token,
+    FLATGATE_S3_ENDPOINT: o.s3.endpoint ?? '',
+    FLATGATE_S3_REGION: o.s3.region,
+    FLATGATE_S3_BUCKET: o.s3.bucket,
+    FLATGATE_S3_ACCESS_KEY_ID: o.s3.accessKeyId,
+    FLATGATE_S3_SECRET_ACCESS_KEY: o.s3.secretAccessKey,
+    FLATGATE_S3_FORCE_PATH_STYLE: String(o.s3.forcePathStyle),
+    FLATGATE_EMBEDDED_WORKER: 'false',
+  });
+  if (o.workerId) env.FLATGATE_WORKER_ID = o.workerId;
+  if (o.threads) env.FLATGATE_THREADS = String(o.threads);
+  return env;
+}
+
+/**
+ * Starts a worker process.
+ * @example const child = startLocalWorker({ gatewayUrl: 'http://127.0.0.1:8080', token, s3 });
+ */
+export function startLocalWorker(o: LocalWorkerOptions): ChildProcess {
+  const tsx = import.meta.resolve('tsx');
+  return spawn(process.execPath, ['--import', tsx, WORKER_ENTRY, ...(o.args ?? [])], {
+    env: workerEnv(o),
+    stdio: ['ignore', o.stdio ?? 'inherit', o.stdio ?? 'inherit'],
+  });
+}

@@ -1,0 +1,24 @@
+/**
+ * @module What the app gets from its runtime, behind one interface: the database, the object store, the
+ * job queue and intake settings, and the worker token. Routes use only this type.
+ */
+import type { Config } from '../config.ts';
+import type { Db } from '../db/client.ts';
+import type { IntakeDeps } from '../jobs/intake.ts';
+import type { JobQueue } from '../jobs/queue.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+
+/** The runtime's resources. */
+export interface Platform {
+  config: Readonly<Config>;
+  db: Db;
+  store: ObjectStore;
+  queue: JobQueue;
+  /** Intake settings and handles (uploads, bucket events). */
+  intake: IntakeDeps;
+  /** The bearer token compression workers present. */
+  workerToken: string;
+  /** Makes a model's ready variants servable (after its job completes). */
+  serveVariants(modelId: string): Promise<string[]>;
+  close(): Promise<void>;
+}

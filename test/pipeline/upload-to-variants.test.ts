@@ -1,0 +1,126 @@
+/**
+ * Acceptance: a stories260K tar.gz uploaded over HTTP, and one dropped straight into the embedded bucket
+ * (plus a duplicated event), each become an original and compressed variants with evaluations, run by
+ * a real worker process pulling jobs over HTTP; the compressed variant generates.
+ */
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel } from '../../src/model/load.ts';
+import { CALIB_FILE, EVAL_FILE, storiesTarGz } from './archives.ts';
+import { startTestGateway, TOKEN, waitForJob, type TestGateway } from './gateway.ts';
+
+interface ModelView {
+  id: string;
+  name: string;
+  variants: { id: string; method: string; layers: number; params: number; bytes: number; status: string; evaluation: { ppl: number; tasks: object; agreement: { top1?: number; kl?: number } } }[];
+}
+
+let gw: TestGateway;
+let archive: Buffer;
+
+beforeAll(async () => {
+  gw = await startTestGateway();
+  archive = await storiesTarGz();
+  gw.startWorker('w1');
+});
+afterAll(async () => gw?.close());
+
+const params = `calib_samples=4&seq=64&calibration_file=${encodeURIComponent(CALIB_FILE)}&eval_file=${encodeURIComponent(EVAL_FILE)}`;
+
+async function checkVariants(name: string): Promise<ModelView> {
+  const m = (await (await fetch(`${gw.url}/v1/models/${name}`)).json()) as ModelView;
+  expect(m.name).toBe(name);
+  const byMethod = Object.fromEntries(m.variants.map((v) => [v.method, v]));
+  expect(Object.keys(byMethod).sort()).toEqual(['flattengpt', 'original', 'shortgpt']);
+  expect(byMethod.original).toMatchObject({ id: name, layers: 5, params: 260_032, status: 'ready' });
+  for (const method of ['flattengpt', 'shortgpt']) {
+    const v = byMethod[method];
+    expect(v.id).toBe(`${name}:${method}-20`);
+    expect(v.layers).toBe(4);
+    expect(v.params).toBeLessThan(260_032);
+    expect(v.bytes).toBeGreaterThan(0);
+    expect(v.evaluation.ppl).toBeGreaterThan(1);
+    expect(v.evaluation.agreement.top1).toBeGreaterThan(0);
+    expect(v.evaluation.agreement.top1).toBeLessThanOrEqual(1);
+  }
+  expect(byMethod.original.evaluation.ppl).toBeLessThan(byMethod.flattengpt.evaluation.ppl);
+  return m;
+}
+
+describe('upload -> job -> variants', () => {
+  it('HTTP upload of stories260K tar.gz: both variants appear, evaluated, and the compressed one generates', async () => {
+    const res = await fetch(`${gw.url}/v1/uploads?name=tiny&${params}`, { method: 'POST', body: archive, headers: { 'content-type': 'application/gzip' } });
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { model: { id: string; name: string }; job: { id: string; status: string } };
+    expect(body.model.name).toBe('tiny');
+    expect(body.job.status).toBe('queued');
+    const job = await waitForJob(gw.url, body.job.id, (j) => j.status === 'done' || j.status === 'failed');
+    expect(job, gw.logs.join('')).toMatchObject({ status: 'done', progress: 1, attempts: 1, error: null, model_id: body.model.id });
+    await checkVariants('tiny');
+    const keys = (await gw.platform.store.list(`models/${body.model.id}/`)).map((o) => o.key);
+    for (const v of ['original', 'flattengpt-20', 'shortgpt-20']) {
+      expect(keys).toContain(`models/${body.model.id}/${v}/manifest.json`);
+      expect(keys).toContain(`models/${body.model.id}/${v}/hf/model.safetensors`);
+      expect(keys).toContain(`models/${body.model.id}/${v}/onnx/model.onnx`);
+      expect(keys).toContain(`models/${body.model.id}/${v}/report.json`);
+    }
+    expect(keys).toContain(`models/${body.model.id}/original/upload.tar`);
+    expect(await gw.platform.store.list('tmp/')).toEqual([]);
+
+    const compressed = gw.pool.get('tiny:flattengpt-20');
+    expect((await compressed.loaded()).model.layers.length).toBe(4);
+    const out = await fetch(`${gw.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'tiny:flattengpt-20', prompt: 'Once upon a time', max_tokens: 12, temperature: 0 }),
+    });
+    expect(out.status).toBe(200);
+    const completion = (await out.json()) as { choices: { text: string }[]; usage: { completion_tokens: number } };
+    expect(completion.usage.completion_tokens).toBeGreaterThan(0);
+    expect(completion.choices[0].text.length).toBeGreaterThan(0);
+
+    const hf = await loadModel((await import('node:path')).join(gw.dataDir, 'cache', body.model.id, 'flattengpt-20'));
+    expect(hf.model.layers.length).toBe(4);
+  });
+
+  it('a direct bucket upload starts the same job through its event; a repeated event creates nothing', async () => {
+    const { store } = gw.platform;
+    await store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: 'uploads/bucket-tiny.tar.gz', Body: archive }));
+    const head = (await store.head('uploads/bucket-tiny.tar.gz'))!;
+    const event = {
+      Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: store.bucket }, object: { key: 'uploads/bucket-tiny.tar.gz', size: head.size, eTag: head.etag } } }],
+    };
+    const post = () =>
+      fetch(`${gw.url}/v1/hooks/s3`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(event) });
+    const first = (await (await post()).json()) as { results: { action: string; job: { id: string } }[] };
+    const second = (await (await post()).json()) as { results: { action: string; job: { id: string } }[] };
+    expect(first.results[0].action).toBe('duplicate');
+    expect(second.results[0].action).toBe('duplicate');
+    expect(second.results[0].job.id).toBe(first.results[0].job.id);
+    const noAuth = await fetch(`${gw.url}/v1/hooks/s3`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) });
+    expect(noAuth.status).toBe(401);
+
+    const jobs = await gw.platform.db.query.jobs.findMany();
+    expect(jobs.filter((j) => j.sourceKey === 'uploads/bucket-tiny.tar.gz')).toHaveLength(1);
+    const job = await waitForJob(gw.url, first.results[0].job.id, (j) => j.status === 'done' || j.status === 'failed', 90_000);
+    expect(job.status, gw.logs.join('')).toBe('done');
+    await checkVariants('bucket-tiny');
+    expect(gw.pool.has('bucket-tiny:shortgpt-20')).toBe(true);
+  });
+
+  it('a bad archive dropped in the bucket fails its job at once with the reason (dead letter), model marked failed', async () => {
+    const { store } = gw.platform;
+    await store.put('uploads/broken.tar.gz', 'not an archive at all '.repeat(40));
+    let jobId = '';
+    for (let i = 0; i < 50 && !jobId; i++) {
+      const rows = await gw.platform.db.query.jobs.findMany();
+      jobId = rows.find((j) => j.sourceKey === 'uploads/broken.tar.gz')?.id ?? '';
+      if (!jobId) await new Promise((r) => setTimeout(r, 100));
+    }
+    const job = await waitForJob(gw.url, jobId, (j) => j.status === 'failed' || j.status === 'done');
+    expect(job).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(job.error).toMatch(/tar|archive/i);
+    const m = (await (await fetch(`${gw.url}/v1/models/broken`)).json()) as { status: string; variants: unknown[] };
+    expect(m).toMatchObject({ status: 'failed', variants: [] });
+  });
+});
