@@ -9,6 +9,7 @@ import { PayloadTooLarge } from './errors.ts';
 import { chatCompletionsRoute } from './routes/chat-completions.ts';
 import { completionsRoute } from './routes/completions.ts';
 import { modelsRoute } from './routes/models.ts';
+import { authenticate, type AuthConfig } from './routes/auth.ts';
 import { toOpenAIError } from './routes/openai-error.ts';
 import { hooksRoute } from './routes/hooks.ts';
 import { jobsRoute } from './routes/jobs.ts';
@@ -28,6 +29,8 @@ export interface AppDeps {
   maxRequestBytes: number;
   /** Storage, database and job queue; without it the upload, job and model-details routes are absent. */
   platform?: Platform;
+  /** Access control; open (no keys) when absent. */
+  auth?: AuthConfig;
   log?: (msg: string, err?: unknown) => void;
 }
 
@@ -45,6 +48,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (deps.platform) c.set('platform', deps.platform);
     await next();
   });
+  app.use('*', authenticate(deps.auth ?? { mode: 'open' }));
   // JSON endpoints only: uploads stream their bodies and have their own limit
   const jsonLimit = bodyLimit({ maxSize: deps.maxRequestBytes, onError: () => { throw new PayloadTooLarge(deps.maxRequestBytes); } });
   for (const path of ['/v1/completions', '/v1/chat/completions', '/v1/models/*', '/v1/worker/*', '/v1/hooks/s3', '/v1/uploads/multipart', '/v1/uploads/multipart/*']) {

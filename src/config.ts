@@ -45,6 +45,13 @@ export interface Config {
   maxUploadBytes: number;
   /** Object keys under this prefix start a compression job when they land in the bucket. */
   uploadsPrefix: string;
+  /**
+   * `keys` (default): every API route needs a Bearer key. `open`: no keys, everyone acts as the operator
+   * (local experiments only; `npm start -- --open` sets it too).
+   */
+  authMode: 'keys' | 'open';
+  /** The operator's admin key; when absent, the local gateway makes one at first start and prints it once. */
+  adminKey: string | null;
   /** Job queue: lease length, attempts before dead letter, first retry delay (doubles each time). */
   jobs: { leaseMs: number; maxAttempts: number; retryBaseMs: number };
 }
@@ -105,6 +112,8 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     workerId: raw.FLATGATE_WORKER_ID || `${hostname()}-${process.pid}`,
     maxUploadBytes: int('FLATGATE_MAX_UPLOAD_BYTES', 64 * 2 ** 30, 1024, Number.MAX_SAFE_INTEGER),
     uploadsPrefix: raw.FLATGATE_UPLOADS_PREFIX || 'uploads/',
+    authMode: raw.FLATGATE_AUTH === 'open' ? 'open' : 'keys',
+    adminKey: raw.FLATGATE_ADMIN_KEY || null,
     jobs: {
       leaseMs: int('FLATGATE_JOB_LEASE_MS', 60_000, 100, 86_400_000),
       maxAttempts: int('FLATGATE_JOB_MAX_ATTEMPTS', 3, 1, 100),
@@ -115,6 +124,8 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
   if (config.uploadsPrefix.startsWith('models/') || config.uploadsPrefix.startsWith('tmp/')) {
     problems.push(`FLATGATE_UPLOADS_PREFIX=${JSON.stringify(config.uploadsPrefix)} must not lie under models/ or tmp/`);
   }
+  if (raw.FLATGATE_AUTH && raw.FLATGATE_AUTH !== 'open' && raw.FLATGATE_AUTH !== 'keys') problems.push(`FLATGATE_AUTH=${JSON.stringify(raw.FLATGATE_AUTH)} must be keys or open`);
+  if (config.adminKey !== null && config.adminKey.length < 16) problems.push('FLATGATE_ADMIN_KEY must be at least 16 characters');
   if (problems.length) throw new ConfigError(`Invalid environment: ${problems.join('; ')}`);
   return Object.freeze(config);
 }

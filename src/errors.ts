@@ -4,7 +4,13 @@
  */
 
 /** OpenAI error `type` values we use. */
-export type OpenAIErrorType = 'invalid_request_error' | 'not_found_error' | 'rate_limit_error' | 'server_error';
+export type OpenAIErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'server_error';
 
 /** Base class of every error flatgate throws on purpose. */
 export class FlatgateError extends Error {
@@ -69,5 +75,29 @@ export class PayloadTooLarge extends FlatgateError {
   readonly status = 413;
   constructor(limit: number) {
     super(`The request body is larger than ${limit} bytes`, 'request_too_large');
+  }
+}
+
+/** A missing, unknown or revoked API key (HTTP 401). */
+export class Unauthorized extends FlatgateError {
+  readonly status = 401;
+  constructor(message = 'A valid API key is required: send it as Authorization: Bearer <key>') {
+    super(message, 'invalid_api_key', 'authentication_error');
+  }
+}
+
+/** A valid key without the scope a route needs (HTTP 403). */
+export class Forbidden extends FlatgateError {
+  readonly status = 403;
+  constructor(scope: string) {
+    super(`This API key lacks the '${scope}' scope`, 'insufficient_scope', 'permission_error');
+  }
+}
+
+/** An API key over its upload quota (HTTP 429). */
+export class QuotaExceeded extends FlatgateError {
+  readonly status = 429;
+  constructor(quota: number) {
+    super(`This upload would take the API key over its upload quota of ${quota} bytes`, 'quota_exceeded', 'rate_limit_error');
   }
 }

@@ -4,7 +4,9 @@
  */
 import { serve } from '@hono/node-server';
 import { mkdir } from 'node:fs/promises';
+import { ensureLocalAdminKey } from './access/keys.ts';
 import { createApp } from './app.ts';
+import type { AuthConfig } from './routes/auth.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { loadModel } from './model/load.ts';
 import { ModelPool } from './serving/model-pool.ts';
@@ -18,7 +20,14 @@ async function main(): Promise<void> {
   const pool = new ModelPool({ session: { threads: config.threads } });
   if (config.demoModel) pool.add(config.demoModelName, await loadModel(config.demoModel));
   const platform = await createNodePlatform(config, { pool });
-  const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes, platform });
+  const open = config.authMode === 'open' || process.argv.includes('--open');
+  if (!open && !config.adminKey) {
+    const key = await ensureLocalAdminKey(platform.db);
+    if (key) console.log(`\nflatgate made an admin API key for this gateway. It is shown once; keep it:\n\n  ${key}\n\nSend it as 'Authorization: Bearer <key>'; make more with 'npx flatgate keys create'.\n`);
+  }
+  const auth: AuthConfig = open ? { mode: 'open' } : { mode: 'keys', adminKey: config.adminKey, db: platform.db };
+  if (open) console.log('flatgate: open mode, no API keys required (local use only)');
+  const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes, platform, auth });
   let worker: ChildProcess | null = null;
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     console.log(`flatgate listening on http://${config.host}:${info.port} (data: ${config.dataDir}, objects: ${platform.s3.endpoint ?? 'S3'})`);

@@ -9,6 +9,7 @@ import { evalCommand } from './eval.ts';
 import { generateCommand } from './generate.ts';
 import { inspectCommand } from './inspect.ts';
 import { scoreCommand } from './score.ts';
+import { keysCommand } from './keys.ts';
 import { workerCommand } from './worker.ts';
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
@@ -19,12 +20,14 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   compress: compressCommand,
   eval: evalCommand,
   worker: (argv) => workerCommand(argv),
+  keys: keysCommand,
 };
 
 const HELP = `usage: flatgate <command> [options]
 
 commands:
   worker --gateway URL [--token T] [--id ID] [--once]   compression worker (pulls jobs; FLATGATE_S3_* env)
+  keys create|list|revoke                        API keys (create --owner NAME --scopes inference,upload,admin)
   inspect <model> [--json]                       architecture, sizes, parameter count
   generate <model> --prompt TEXT [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S]
   score <model> --text-file F [--seq N] [--json] perplexity of a text file

@@ -14,6 +14,8 @@ export const models = sqliteTable('models', {
   sourceEtag: text(),
   sha256: text(),
   bytes: integer().notNull().default(0),
+  /** The owner of the API key that uploaded it; null for models the operator serves to everyone. */
+  owner: text(),
   createdAt: integer().notNull(),
 });
 
@@ -82,6 +84,8 @@ export const uploads = sqliteTable('uploads', {
   s3UploadId: text().notNull(),
   size: integer().notNull(),
   params: text({ mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+  /** Owner of the key that started the upload (null: the operator). */
+  owner: text(),
   status: text({ enum: ['open', 'completed', 'aborted'] }).notNull().default('open'),
   createdAt: integer().notNull(),
   expiresAt: integer().notNull(),
@@ -106,3 +110,22 @@ export const requestMetrics = sqliteTable(
   },
   (t) => [index('request_metrics_variant_time').on(t.variantId, t.createdAt)],
 );
+
+/** API keys, stored as SHA-256 hashes. Scopes: inference, upload, admin. */
+export const apiKeys = sqliteTable('api_keys', {
+  id: text().primaryKey(),
+  /** Who the key acts for: models it uploads belong to this owner. */
+  owner: text().notNull(),
+  name: text().notNull(),
+  hash: text().notNull().unique(),
+  /** The first characters of the key, to recognise it in listings. */
+  prefix: text().notNull(),
+  scopes: text({ mode: 'json' }).$type<string[]>().notNull(),
+  /** Requests per minute (0: unlimited). */
+  rateLimit: integer().notNull().default(0),
+  /** Bytes this key may upload in all (0: unlimited), and bytes uploaded so far. */
+  uploadQuota: integer().notNull().default(0),
+  uploadedBytes: integer().notNull().default(0),
+  createdAt: integer().notNull(),
+  revokedAt: integer(),
+});

@@ -62,6 +62,8 @@ export interface UploadRecord {
   sha256: string | null;
   bytes: number;
   params: CompressionParams;
+  /** Owner of the uploading key; null or absent: the operator (served to every key). */
+  owner?: string | null;
 }
 
 /**
@@ -79,6 +81,7 @@ export async function registerUpload(deps: IntakeDeps, u: UploadRecord): Promise
     sourceEtag: u.etag,
     sha256: u.sha256,
     bytes: u.bytes,
+    owner: u.owner ?? null,
     createdAt: now,
   });
   if (!inserted) throw new ModelNameTaken(u.name);

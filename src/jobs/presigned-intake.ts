@@ -25,7 +25,13 @@ const EXPIRES_S = 24 * 3600;
  * Starts a presigned multipart upload of `size` bytes for model `name`.
  * @example const { id, parts } = await startPresignedUpload(deps, 'llama', 7e9, params);
  */
-export async function startPresignedUpload(deps: IntakeDeps, name: string, size: number, params: CompressionParams): Promise<PresignedMultipart & { id: string; expiresAt: number }> {
+export async function startPresignedUpload(
+  deps: IntakeDeps,
+  name: string,
+  size: number,
+  params: CompressionParams,
+  owner: string | null = null,
+): Promise<PresignedMultipart & { id: string; expiresAt: number }> {
   if (!Number.isInteger(size) || size < 1) throw new InvalidRequest('size must be a positive integer (bytes)', 'size');
   if (size > deps.maxUploadBytes) throw new UploadTooLarge(deps.maxUploadBytes);
   await assertNameFree(deps.db, name);
@@ -33,7 +39,7 @@ export async function startPresignedUpload(deps: IntakeDeps, name: string, size:
   const key = `${stagingPrefix(`presigned-${id}`)}upload.tar`;
   const up = await presignMultipart(deps.store, key, size, { expiresIn: EXPIRES_S });
   const now = Date.now();
-  await insertUpload(deps.db, { id, name, key, s3UploadId: up.uploadId, size, params, createdAt: now, expiresAt: now + EXPIRES_S * 1000 });
+  await insertUpload(deps.db, { id, name, key, s3UploadId: up.uploadId, size, params, owner, createdAt: now, expiresAt: now + EXPIRES_S * 1000 });
   return { ...up, id, expiresAt: now + EXPIRES_S * 1000 };
 }
 
@@ -41,9 +47,14 @@ export async function startPresignedUpload(deps: IntakeDeps, name: string, size:
  * Completes the upload from the parts' ETags, validates the object and registers the model; on a bad
  * archive the object is deleted.
  */
-export async function completePresignedUpload(deps: IntakeDeps, id: string, parts: { partNumber: number; etag: string }[]): Promise<AcceptedUpload> {
+export async function completePresignedUpload(
+  deps: IntakeDeps,
+  id: string,
+  parts: { partNumber: number; etag: string }[],
+  canComplete: (owner: string | null) => boolean = () => true,
+): Promise<AcceptedUpload> {
   const row = await findOpenUpload(deps.db, id);
-  if (!row) throw new UploadNotFound(id);
+  if (!row || !canComplete(row.owner)) throw new UploadNotFound(id);
   if (!(await closeUpload(deps.db, id, 'completed'))) throw new UploadNotFound(id);
   try {
     await completeMultipart(deps.store, row.key, row.s3UploadId, parts).catch((err) => {
@@ -53,7 +64,7 @@ export async function completePresignedUpload(deps: IntakeDeps, id: string, part
     if (!head) throw new InvalidRequest('The completed upload is not in the bucket', 'parts');
     if (head.size > deps.maxUploadBytes) throw new UploadTooLarge(deps.maxUploadBytes);
     const body = await deps.store.get(row.key);
-    return await receiveUpload(deps, row.name, checkParams(row.params) as CompressionParams, body, { storedAt: row.key });
+    return await receiveUpload(deps, row.name, checkParams(row.params) as CompressionParams, body, { storedAt: row.key, owner: row.owner });
   } catch (err) {
     await abortMultipart(deps.store, row.key, row.s3UploadId);
     await deps.store.deleteKeys([row.key]).catch(() => undefined);

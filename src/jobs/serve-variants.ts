@@ -13,8 +13,7 @@ import type { ModelPool } from '../serving/model-pool.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { downloadVariant, readManifest } from '../storage/publish-folder.ts';
 
-/** The served id of a variant of model `name`. */
-export const servedId = (name: string, variant: string) => (variant === 'original' ? name : `${name}:${variant}`);
+export { servedId } from './served-id.ts';
 
 /**
  * Registers every ready variant of `modelId` in `pool` (replacing older entries). Weights are fetched
@@ -45,6 +44,7 @@ export async function serveVariants(deps: { db: Db; store: ObjectStore; pool: Mo
         params: v.params,
         bytes: v.bytes,
         evaluation: v.evaluation as Record<string, unknown> | null,
+        owner: model.owner,
       },
       load,
     );

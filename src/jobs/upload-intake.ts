@@ -57,7 +57,7 @@ export async function receiveUpload(
   name: string,
   params: CompressionParams,
   body: AsyncIterable<Uint8Array>,
-  opts: { declaredBytes?: number; storedAt?: string } = {},
+  opts: { declaredBytes?: number; storedAt?: string; owner?: string | null } = {},
 ): Promise<AcceptedUpload> {
   if (opts.declaredBytes !== undefined && opts.declaredBytes > deps.maxUploadBytes) throw new UploadTooLarge(deps.maxUploadBytes);
   await assertNameFree(deps.db, name);
@@ -103,7 +103,7 @@ export async function receiveUpload(
     finalKey = originalArchiveKey(modelId);
     await deps.store.copy(staging, finalKey);
     const head = await deps.store.head(finalKey);
-    const { job } = await registerUpload(deps, { modelId, name, key: finalKey, etag: head?.etag ?? sha256, sha256, bytes, params });
+    const { job } = await registerUpload(deps, { modelId, name, key: finalKey, etag: head?.etag ?? sha256, sha256, bytes, params, owner: opts.owner });
     return { model: { id: modelId, name }, job, sha256, bytes };
   } catch (err) {
     fail(err);

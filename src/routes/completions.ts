@@ -12,6 +12,7 @@ import { scorePrompt } from '../serving/completion.ts';
 import { resolveTarget, runCompletion } from '../serving/inference.ts';
 import { choiceParams, completionLogprobs, runChoices, toParams, usageOf, userKey } from './run-choices.ts';
 import { completionRequest } from './schemas.ts';
+import { assertCanUse } from './auth.ts';
 import { parseJson } from './validate.ts';
 
 /** The completions router. */
@@ -19,6 +20,7 @@ export const completionsRoute = new Hono<AppEnv>().post('/v1/completions', async
   const arrival = performance.now();
   const req = await parseJson(c, completionRequest);
   const target = resolveTarget(c.var.inference, req.model, userKey(c, req.user));
+  assertCanUse(c, req.model, target.served.info.owner);
   const params = toParams(req, req.prompt, 16, req.logprobs ?? 0);
   const n = req.n ?? 1;
   const base = { id: `cmpl-${randomUUID()}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: target.served.id };

@@ -9,8 +9,9 @@ import type { Job } from '../db/queries/jobs.ts';
 import { findModel, setModelStatus } from '../db/queries/models.ts';
 import { upsertVariant } from '../db/queries/variants.ts';
 import { FlatgateError } from '../errors.ts';
-import { servedId } from '../jobs/serve-variants.ts';
+import { servedId } from '../jobs/served-id.ts';
 import { variantPrefix } from '../storage/layout.ts';
+import { canUse } from '../access/keys.ts';
 import { parseJson } from './validate.ts';
 import { requireWorkerToken } from './worker-auth.ts';
 
@@ -70,7 +71,7 @@ export const jobsRoute = new Hono<AppEnv>();
 
 jobsRoute.get('/v1/jobs/:id', async (c) => {
   const job = await c.var.platform.queue.get(c.req.param('id'));
-  if (!job) throw new JobNotFound(c.req.param('id'));
+  if (!job || !canUse(c.var.principal, (await findModel(c.var.platform.db, job.modelId))?.owner)) throw new JobNotFound(c.req.param('id'));
   return c.json(jobJson(job));
 });
 

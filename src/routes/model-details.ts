@@ -5,9 +5,11 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { jobsOfModel } from '../db/queries/jobs.ts';
-import { findModel, findModelByName } from '../db/queries/models.ts';
+import { deleteModel, findModel, findModelByName } from '../db/queries/models.ts';
 import { variantsOfModel } from '../db/queries/variants.ts';
 import { ModelNotFound } from '../errors.ts';
+import { modelPrefix } from '../storage/layout.ts';
+import { assertCanManage, assertCanUse } from './auth.ts';
 import { countParams } from '../model/types.ts';
 
 /** The model-details route. */
@@ -17,9 +19,11 @@ modelDetailsRoute.get('/v1/models/:id', async (c) => {
   const id = c.req.param('id');
   const { db } = c.var.platform;
   const model = (await findModel(db, id)) ?? (await findModelByName(db, id));
+  if (model) assertCanUse(c, id, model.owner);
   if (!model) {
     const served = c.var.pool.list().find((m) => m.id === id);
     if (!served) throw new ModelNotFound(id);
+    assertCanUse(c, id, served.info.owner);
     const family = c.var.pool.family(served.info.parent ?? id);
     const variants = [];
     for (const v of family) {
@@ -60,4 +64,19 @@ modelDetailsRoute.get('/v1/models/:id', async (c) => {
       evaluation: v.evaluation,
     })),
   });
+});
+
+/** Deletes an uploaded model: it stops being served, its rows go, and its objects leave the bucket. */
+modelDetailsRoute.delete('/v1/models/:id', async (c) => {
+  const id = c.req.param('id');
+  const { db, store } = c.var.platform;
+  const model = (await findModel(db, id)) ?? (await findModelByName(db, id));
+  if (!model) throw new ModelNotFound(id);
+  assertCanManage(c, id, model.owner);
+  for (const v of await variantsOfModel(db, model.id)) await c.var.pool.remove(v.id);
+  await c.var.pool.remove(model.name);
+  c.var.inference.router.delete(model.name);
+  await deleteModel(db, model.id);
+  await store.deletePrefix(modelPrefix(model.id));
+  return c.json({ id: model.id, object: 'model', deleted: true });
 });

@@ -10,6 +10,8 @@ import { DEFAULT_BENCH_PROMPTS, runBenchmark } from '../serving/benchmark.ts';
 import { compareVariants } from '../serving/comparison.ts';
 import type { ServedModel } from '../serving/model-pool.ts';
 import { renderComparisonPage } from './comparison-page.ts';
+import { canUse } from '../access/keys.ts';
+import { assertCanManage, assertCanUse } from './auth.ts';
 import { benchmarkRequest, routeRequest } from './schemas.ts';
 import { parseJson } from './validate.ts';
 
@@ -27,10 +29,11 @@ function windowOf(raw: string | undefined): number {
 
 /** The models router. */
 export const modelsRoute = new Hono<AppEnv>()
-  .get('/v1/models', (c) => c.json({ object: 'list', data: c.var.pool.list().map(card) }))
+  .get('/v1/models', (c) => c.json({ object: 'list', data: c.var.pool.list().filter((m) => canUse(c.var.principal, m.info.owner)).map(card) }))
   .put('/v1/models/:id/route', async (c) => {
     const id = c.req.param('id');
     const root = c.var.pool.get(id);
+    assertCanManage(c, id, root.info.owner);
     if (root.info.parent !== null) throw new InvalidRequest('routes are set on an original model, not a variant', 'model');
     const body = await parseJson(c, routeRequest);
     for (const arm of body.arms) {
@@ -42,24 +45,29 @@ export const modelsRoute = new Hono<AppEnv>()
   })
   .get('/v1/models/:id/route', (c) => {
     const id = c.req.param('id');
-    c.var.pool.get(id);
+    assertCanUse(c, id, c.var.pool.get(id).info.owner);
     const route = c.var.inference.router.get(id);
     return c.json(route ? { object: 'route', model: id, arms: route.arms, shadow_rate: route.shadowRate } : { object: 'route', model: id, arms: [], shadow_rate: 0 });
   })
   .delete('/v1/models/:id/route', (c) => {
     const id = c.req.param('id');
-    c.var.pool.get(id);
+    assertCanManage(c, id, c.var.pool.get(id).info.owner);
     return c.json({ object: 'route', model: id, deleted: c.var.inference.router.delete(id) });
   })
   .get('/v1/models/:id/comparison', async (c) => {
+    assertCanUse(c, c.req.param('id'), c.var.pool.get(c.req.param('id')).info.owner);
     const table = await compareVariants(c.var.pool, c.var.inference.metrics, c.req.param('id'), windowOf(c.req.query('window')));
     const format = c.req.query('format') ?? (accepts(c, { header: 'Accept', supports: ['application/json', 'text/html'], default: 'application/json' }) === 'text/html' ? 'html' : 'json');
     if (format !== 'html' && format !== 'json') throw new InvalidRequest('format must be json or html', 'format');
     c.header('vary', 'accept');
     return format === 'html' ? c.html(renderComparisonPage(table)) : c.json(table);
   })
-  .get('/models/:id/comparison', async (c) => c.html(renderComparisonPage(await compareVariants(c.var.pool, c.var.inference.metrics, c.req.param('id'), windowOf(c.req.query('window'))))))
+  .get('/models/:id/comparison', async (c) => {
+    assertCanUse(c, c.req.param('id'), c.var.pool.get(c.req.param('id')).info.owner);
+    return c.html(renderComparisonPage(await compareVariants(c.var.pool, c.var.inference.metrics, c.req.param('id'), windowOf(c.req.query('window')))));
+  })
   .post('/v1/models/:id/benchmark', async (c) => {
+    assertCanManage(c, c.req.param('id'), c.var.pool.get(c.req.param('id')).info.owner);
     const body = await parseJson(c, benchmarkRequest);
     const result = await runBenchmark(c.var.inference, c.req.param('id'), {
       requests: body.requests ?? 8,

@@ -3,16 +3,18 @@
  * `file`) into storage and answers 202 with the model and its job; `POST /v1/uploads/multipart` and
  * `.../:id/complete` run a presigned multipart upload straight to the bucket.
  */
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { z } from 'zod';
+import { canManage } from '../access/keys.ts';
 import type { AppEnv } from '../app-env.ts';
+import { addUploadedBytes } from '../db/queries/api-keys.ts';
 import { checkModelName, checkParams } from '../jobs/intake.ts';
 import { paramsFromQuery } from '../jobs/params.ts';
 import { completePresignedUpload, startPresignedUpload } from '../jobs/presigned-intake.ts';
 import { discardRest, receiveUpload, uncancellable, UploadTooLarge, type AcceptedUpload } from '../jobs/upload-intake.ts';
 import { multipartBoundary, multipartFile } from './multipart-file.ts';
 import { parseJson } from './validate.ts';
-import { InvalidRequest } from '../errors.ts';
+import { InvalidRequest, QuotaExceeded } from '../errors.ts';
 
 const accepted = (u: AcceptedUpload) => ({
   model: { id: u.model.id, name: u.model.name },
@@ -34,8 +36,27 @@ const completeSchema = z.object({
 /** The upload routes. */
 export const uploadsRoute = new Hono<AppEnv>();
 
+/** Intake limited to what the key's upload quota has left, and a way to book what was uploaded. */
+function quotaFor(c: Context<AppEnv>) {
+  const p = c.var.principal;
+  const { intake, db } = c.var.platform;
+  const left = p.uploadQuota > 0 ? Math.max(0, p.uploadQuota - p.uploadedBytes) : Infinity;
+  return {
+    intake: left < intake.maxUploadBytes ? { ...intake, maxUploadBytes: left } : intake,
+    check(bytes: number | undefined) {
+      if (bytes !== undefined && bytes > left) throw new QuotaExceeded(p.uploadQuota);
+    },
+    /** Turns "too large" into "over quota" when the quota was the tighter limit. */
+    translate(err: unknown): unknown {
+      return err instanceof UploadTooLarge && left < intake.maxUploadBytes ? new QuotaExceeded(p.uploadQuota) : err;
+    },
+    book: (bytes: number) => (p.uploadQuota > 0 ? addUploadedBytes(db, p.keyId, bytes) : Promise.resolve()),
+  };
+}
+
 uploadsRoute.post('/v1/uploads', async (c) => {
-  const { intake } = c.var.platform;
+  const quota = quotaFor(c);
+  const { intake } = quota;
   if (!c.req.raw.body) throw new InvalidRequest('The request has no body: send the archive (--data-binary @model.tar.gz) or a multipart field "file"', 'file');
   const stream = uncancellable(c.req.raw.body as unknown as AsyncIterable<Uint8Array>);
   try {
@@ -44,19 +65,23 @@ uploadsRoute.post('/v1/uploads', async (c) => {
     const boundary = multipartBoundary(c.req.header('content-type'));
     const length = Number(c.req.header('content-length'));
     const bytes = boundary ? multipartFile(stream, boundary, 'file') : stream;
-    const u = await receiveUpload(intake, name, params, bytes, { declaredBytes: boundary || !Number.isFinite(length) ? undefined : length });
+    const declaredBytes = boundary || !Number.isFinite(length) ? undefined : length;
+    quota.check(declaredBytes);
+    const u = await receiveUpload(intake, name, params, bytes, { declaredBytes, owner: c.var.principal.owner });
+    await quota.book(u.bytes);
     return c.json(accepted(u), 202);
   } catch (err) {
     // an oversize body is left unread (the app closes the connection); others are read to the end
-    if (!(err instanceof UploadTooLarge)) await discardRest(stream);
-    throw err;
+    if (!(err instanceof UploadTooLarge) && !(err instanceof QuotaExceeded)) await discardRest(stream);
+    throw quota.translate(err);
   }
 });
 
 uploadsRoute.post('/v1/uploads/multipart', async (c) => {
   const { intake } = c.var.platform;
   const req = await parseJson(c, startSchema);
-  const up = await startPresignedUpload(intake, checkModelName(req.name), req.size, checkParams(req.params ?? {}));
+  quotaFor(c).check(req.size);
+  const up = await startPresignedUpload(intake, checkModelName(req.name), req.size, checkParams(req.params ?? {}), c.var.principal.owner);
   return c.json(
     {
       id: up.id,
@@ -72,6 +97,8 @@ uploadsRoute.post('/v1/uploads/multipart', async (c) => {
 uploadsRoute.post('/v1/uploads/multipart/:id/complete', async (c) => {
   const { intake } = c.var.platform;
   const req = await parseJson(c, completeSchema);
-  const u = await completePresignedUpload(intake, c.req.param('id'), req.parts.map((p) => ({ partNumber: p.part_number, etag: p.etag })));
+  const parts = req.parts.map((p) => ({ partNumber: p.part_number, etag: p.etag }));
+  const u = await completePresignedUpload(intake, c.req.param('id'), parts, (owner) => canManage(c.var.principal, owner));
+  await quotaFor(c).book(u.bytes);
   return c.json(accepted(u), 202);
 });

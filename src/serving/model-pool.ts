@@ -27,6 +27,8 @@ export interface ServedModelInfo {
   bytes?: number;
   /** Offline evaluation from the compression job: `{ ppl, tasks, agreement }`. */
   evaluation?: Record<string, unknown> | null;
+  /** The owner of the key that uploaded it; null or absent: served to every key. */
+  owner?: string | null;
 }
 
 /** A served model: metadata, its scheduler, and lazy access to weights and session. */

@@ -12,6 +12,7 @@ import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startLocalWorker } from '../../src/platform/local-worker.ts';
 import { createNodePlatform, type NodePlatform } from '../../src/platform/node.ts';
+import type { AuthConfig } from '../../src/routes/auth.ts';
 import { ModelPool } from '../../src/serving/model-pool.ts';
 
 export const TOKEN = 'test-worker-token';
@@ -30,7 +31,7 @@ export interface TestGateway {
 }
 
 /** Starts a gateway with `env` overrides (no embedded worker: tests start their own). */
-export async function startTestGateway(env: Record<string, string> = {}): Promise<TestGateway> {
+export async function startTestGateway(env: Record<string, string> = {}, opts: { auth?: (platform: NodePlatform) => AuthConfig } = {}): Promise<TestGateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'fg-gw-'));
   const config = loadConfig({
     FLATGATE_DATA_DIR: dataDir,
@@ -43,7 +44,7 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
   });
   const pool = new ModelPool({ session: { threads: 1 } });
   const platform = await createNodePlatform(config, { pool, log: () => undefined });
-  const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes, platform, log: () => undefined });
+  const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes, platform, log: () => undefined, auth: opts.auth?.(platform) });
   const server: ServerType = await new Promise((ok) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => ok(s));
   });
