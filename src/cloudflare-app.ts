@@ -1,0 +1,67 @@
+/**
+ * @module The Cloudflare Worker's app: the shared job, hook and model-details routers, the Worker's own
+ * upload, catalog and inference-forwarding routers, the same access control and the same error shape
+ * as the Node app. Imports nothing Node-only (no model pool, no onnxruntime, no filesystem).
+ */
+import { Hono, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { AppEnv } from './app-env.ts';
+import { PayloadTooLarge } from './errors.ts';
+import { cloudflarePlatform, type CloudflareAppEnv, type CloudflarePlatform } from './platform/cloudflare.ts';
+import { authenticate } from './routes/auth.ts';
+import { hooksRoute } from './routes/hooks.ts';
+import { jobsRoute } from './routes/jobs.ts';
+import { modelCatalogRoute } from './routes/model-catalog.ts';
+import { modelDetailsRoute } from './routes/model-details.ts';
+import { toOpenAIError } from './routes/openai-error.ts';
+import { r2UploadsRoute } from './routes/r2-uploads.ts';
+import { servingProxyRoute } from './routes/serving-proxy.ts';
+
+/** JSON endpoints whose bodies are limited to `maxRequestBytes` (uploads stream and have their own). */
+const JSON_PATHS = ['/v1/completions', '/v1/chat/completions', '/v1/models/*', '/v1/worker/*', '/v1/hooks/s3', '/v1/hooks/r2'];
+
+const auths = new WeakMap<CloudflarePlatform, MiddlewareHandler<AppEnv>>();
+
+/** The access-control middleware of `p` (one per platform, so rate limits count per isolate). */
+function authOf(p: CloudflarePlatform): MiddlewareHandler<AppEnv> {
+  let auth = auths.get(p);
+  if (!auth) {
+    auth = authenticate(p.config.authMode === 'open' ? { mode: 'open' } : { mode: 'keys', adminKey: p.config.adminKey, db: p.db });
+    auths.set(p, auth);
+  }
+  return auth;
+}
+
+/**
+ * Builds the Worker's app; the platform comes from each request's `env`.
+ * @example export default { fetch: createCloudflareApp().fetch };
+ */
+export function createCloudflareApp(log: (msg: string, err?: unknown) => void = (msg, err) => console.error(msg, err ?? '')): Hono<CloudflareAppEnv> {
+  const app = new Hono<CloudflareAppEnv>();
+  app.use('*', async (c, next) => {
+    const p = cloudflarePlatform(c.env);
+    c.set('cloudflare', p);
+    c.set('platform', p);
+    await next();
+  });
+  app.use('*', (c, next) => authOf(c.var.cloudflare)(c as never, next));
+  app.use('*', async (c, next) => {
+    const maxSize = c.var.cloudflare.config.maxRequestBytes;
+    if (!JSON_PATHS.some((p) => (p.endsWith('/*') ? c.req.path.startsWith(p.slice(0, -1)) : c.req.path === p))) return next();
+    return bodyLimit({ maxSize, onError: () => { throw new PayloadTooLarge(maxSize); } })(c, next);
+  });
+  app.get('/health', (c) => c.json({ status: 'ok', runtime: 'cloudflare-workers' }));
+  app.route('/', r2UploadsRoute);
+  app.route('/', modelCatalogRoute);
+  app.route('/', servingProxyRoute);
+  app.route('/', modelDetailsRoute);
+  app.route('/', hooksRoute);
+  app.route('/', jobsRoute);
+  app.notFound((c) => c.json({ error: { message: `No route for ${c.req.method} ${c.req.path}`, type: 'not_found_error', param: null, code: null } }, 404));
+  app.onError((err, c) => {
+    const { status, body } = toOpenAIError(err);
+    if (status >= 500) log(`${c.req.method} ${c.req.path} failed`, err);
+    return c.json(body, status);
+  });
+  return app;
+}

@@ -1,0 +1,54 @@
+/**
+ * @module The Durable Object class that Cloudflare Containers require: one instance per serving
+ * container (the Node gateway image, infra/gateway.Dockerfile), started on first request and proxied to
+ * on its port 8080. The container is reachable only through this object, so it runs without keys: the
+ * Worker authenticates every request before forwarding it.
+ */
+import type { DurableObjectState } from '@cloudflare/workers-types/latest/index.ts';
+import type { CloudflareBindings } from './cloudflare.ts';
+
+/** The port the gateway image listens on. */
+const PORT = 8080;
+/** How long a cold container may take to start listening. */
+const START_TIMEOUT_MS = 120_000;
+
+/** Settings handed to the container's gateway: R2 through the S3 API, no keys, no embedded worker. */
+function containerEnv(env: CloudflareBindings): Record<string, string> {
+  const out: Record<string, string> = { FLATGATE_AUTH: 'open', FLATGATE_EMBEDDED_WORKER: 'false', HOST: '0.0.0.0', PORT: String(PORT) };
+  for (const key of ['FLATGATE_S3_ENDPOINT', 'FLATGATE_S3_BUCKET', 'FLATGATE_S3_REGION', 'FLATGATE_S3_ACCESS_KEY_ID', 'FLATGATE_S3_SECRET_ACCESS_KEY', 'FLATGATE_THREADS']) {
+    if (typeof env[key] === 'string' && env[key]) out[key] = env[key] as string;
+  }
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/**
+ * A serving container. Bound as `SERVING` in wrangler.toml, declared under `[[containers]]`.
+ * @example const res = await env.SERVING.get(env.SERVING.idFromName('serving-0')).fetch(request);
+ */
+export class ServingContainer {
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly env: CloudflareBindings,
+  ) {}
+
+  /** Starts the container if needed and forwards `req` to it, retrying while it boots. */
+  async fetch(req: Request): Promise<Response> {
+    const container = this.ctx.container;
+    if (!container) return Response.json({ error: { message: 'This Durable Object has no container', type: 'server_error', param: null, code: 'no_container' } }, { status: 503 });
+    if (!container.running) container.start({ env: containerEnv(this.env), enableInternet: true });
+    // a booting container refuses connections: keep the body so the request can be sent again
+    const body = req.method === 'GET' || req.method === 'HEAD' ? null : await req.arrayBuffer();
+    const port = container.getTcpPort(PORT) as unknown as { fetch(req: Request): Promise<Response> };
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      try {
+        return await port.fetch(new Request(req.url, { method: req.method, headers: req.headers, body, signal: req.signal }));
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await sleep(500);
+      }
+    }
+  }
+}

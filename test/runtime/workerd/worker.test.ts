@@ -1,0 +1,171 @@
+/**
+ * The Worker under `wrangler dev` (pinned wrangler, local D1 and R2, offline): D1 migrated with
+ * `wrangler d1 migrations apply --local`, an object seeded under uploads/ with `wrangler r2 object put
+ * --local`, then, through HTTP only: keys refused and accepted, an upload streamed into R2 (its SHA-256
+ * checked against one computed here), an R2 event notification going through the real Queue consumer
+ * into intake, idempotent repeats through /v1/hooks/r2 and /v1/hooks/s3, job claim and completion
+ * through /v1/worker/* with the worker token, the models API from D1, and completions forwarded to a
+ * serving stub (SERVING_URL) with the caller's key removed.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runWrangler, startWranglerDev, wranglerSandbox, type WranglerDev, type WranglerSandbox } from './wrangler-harness.ts';
+
+const WORKER_TOKEN = `wt-${randomBytes(12).toString('hex')}`;
+const ADMIN_KEY = `fg-admin-${randomBytes(12).toString('hex')}`;
+const SEEDED_KEY = 'uploads/seeded-llama.tar';
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+describe('the Worker under wrangler dev', () => {
+  let sb: WranglerSandbox;
+  let dev: WranglerDev;
+  let serving: Server;
+  const seen: Seen[] = [];
+  const seeded = randomBytes(4096);
+  const admin = { authorization: `Bearer ${ADMIN_KEY}` };
+  const worker = { authorization: `Bearer ${WORKER_TOKEN}`, 'content-type': 'application/json' };
+
+  const call = (path: string, init: RequestInit = {}) => fetch(`${dev.url}${path}`, init);
+  const json = async (path: string, init: RequestInit = {}) => {
+    const res = await call(path, init);
+    return { status: res.status, body: res.status === 204 ? null : ((await res.json()) as Record<string, any>) };
+  };
+  /** Polls until `check` returns a value (the queue delivers in batches). */
+  const until = async <T>(check: () => Promise<T | null>, ms = 20_000): Promise<T> => {
+    const end = Date.now() + ms;
+    for (;;) {
+      const v = await check();
+      if (v !== null) return v;
+      if (Date.now() > end) throw new Error(`timed out; wrangler said:\n${dev.output().slice(-3000)}`);
+      await new Promise((d) => setTimeout(d, 200));
+    }
+  };
+
+  beforeAll(async () => {
+    serving = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        seen.push({ method: req.method!, url: req.url!, headers: req.headers, body });
+        res.writeHead(200, { 'content-type': 'application/json', 'x-flatgate-variant': 'seeded-llama' });
+        res.end(JSON.stringify({ id: 'cmpl-stub', object: 'text_completion', choices: [{ index: 0, text: ' from the container', finish_reason: 'length' }] }));
+      });
+    });
+    await new Promise<void>((d) => serving.listen(0, '127.0.0.1', () => d()));
+    const servingUrl = `http://127.0.0.1:${(serving.address() as { port: number }).port}`;
+
+    sb = await wranglerSandbox();
+    const state = join(sb.dir, 'state');
+    const migrated = await runWrangler(sb, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state]);
+    expect(migrated.code, migrated.out).toBe(0);
+    expect(migrated.out).toContain('0000_init.sql');
+    await writeFile(join(sb.dir, 'seed.tar'), seeded);
+    const put = await runWrangler(sb, ['r2', 'object', 'put', `flatgate/${SEEDED_KEY}`, '--local', '--persist-to', state, '--file', join(sb.dir, 'seed.tar')]);
+    expect(put.code, put.out).toBe(0);
+    dev = await startWranglerDev(sb, [
+      '--persist-to', state,
+      '--enable-containers=false',
+      '--var', `FLATGATE_WORKER_TOKEN:${WORKER_TOKEN}`,
+      '--var', `FLATGATE_ADMIN_KEY:${ADMIN_KEY}`,
+      '--var', `SERVING_URL:${servingUrl}`,
+    ]);
+  });
+
+  afterAll(async () => {
+    await dev?.stop();
+    await new Promise((d) => (serving ? serving.close(() => d(null)) : d(null)));
+    await sb?.cleanup();
+  });
+
+  it('refuses requests without a key or with a wrong one, and worker routes without the worker token', async () => {
+    expect((await json('/v1/models')).status).toBe(401);
+    expect((await json('/v1/models', { headers: { authorization: 'Bearer fg-not-a-key' } })).status).toBe(401);
+    expect((await json('/v1/worker/claim', { method: 'POST', headers: { ...worker, authorization: `Bearer ${ADMIN_KEY}` }, body: '{"worker_id":"w"}' })).status).toBe(401);
+    expect((await json('/v1/hooks/r2', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
+  });
+
+  it('streams an upload into R2 and queues its job; validation is left to the job', async () => {
+    const archive = randomBytes(70_000);
+    const res = await json('/v1/uploads?name=direct&ratio=0.5', { method: 'POST', headers: { ...admin, 'content-type': 'application/x-tar' }, body: archive });
+    expect(res.status).toBe(202);
+    expect(res.body!.sha256).toBe(createHash('sha256').update(archive).digest('hex'));
+    expect(res.body!.bytes).toBe(archive.length);
+    expect(res.body!.job.status).toBe('queued');
+    const job = await json(`/v1/jobs/${res.body!.job.id}`, { headers: admin });
+    expect(job.body).toMatchObject({ id: res.body!.job.id, model_id: res.body!.model.id, status: 'queued' });
+    const again = await json('/v1/uploads?name=direct', { method: 'POST', headers: { ...admin, 'content-type': 'application/x-tar' }, body: archive });
+    expect(again.status).toBe(409);
+    const multipart = await json('/v1/uploads/multipart', { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: '{"name":"big","size":1000}' });
+    expect(multipart.status).toBe(501);
+  });
+
+  it('hands jobs to a GPU worker: claim with the worker token, complete, and the variants appear in the models API', async () => {
+    const claim = await json('/v1/worker/claim', { method: 'POST', headers: worker, body: JSON.stringify({ worker_id: 'gpu-1' }) });
+    expect(claim.status).toBe(200);
+    const { job, lease } = claim.body!;
+    expect(job.source).toEqual({ bucket: 'flatgate', key: `models/${job.model_id}/original/upload.tar` });
+    expect(job.params.ratio).toBe(0.5);
+    expect((await json('/v1/worker/claim', { method: 'POST', headers: worker, body: JSON.stringify({ worker_id: 'gpu-2' }) })).status).toBe(204);
+    const evaluation = { ppl: 4.5, tasks: {}, agreement: {} };
+    const variants = [
+      { name: 'original', method: 'original', layers: 4, params: 1000, bytes: 4000, evaluation, report: null },
+      { name: 'flat-50', method: 'flattengpt', layers: 2, params: 600, bytes: 2400, evaluation, report: { seconds: 1 } },
+    ];
+    const done = await json(`/v1/worker/jobs/${job.id}/complete`, { method: 'POST', headers: worker, body: JSON.stringify({ lease, variants }) });
+    expect(done.body).toEqual({ ok: true, served: ['direct', 'direct:flat-50'] });
+    const list = await json('/v1/models', { headers: admin });
+    expect(list.body!.object).toBe('list');
+    expect(list.body!.data.map((m: { id: string }) => m.id).sort()).toEqual(['direct', 'direct:flat-50']);
+    expect(list.body!.data.find((m: { id: string }) => m.id === 'direct:flat-50').parent).toBe('direct');
+    const details = await json('/v1/models/direct', { headers: admin });
+    expect(details.body).toMatchObject({ name: 'direct', status: 'ready', job: { status: 'done' } });
+    expect(details.body!.variants.map((v: { id: string }) => v.id)).toEqual(['direct', 'direct:flat-50']);
+    expect((await json('/v1/models/nope', { headers: admin })).status).toBe(404);
+  });
+
+  it('turns an R2 event notification into a job through the Queue consumer, once per object version', async () => {
+    const event = { account: 'local', bucket: 'flatgate', action: 'PutObject', object: { key: SEEDED_KEY, size: seeded.length }, eventTime: new Date().toISOString() };
+    const queued = await json('/v1/hooks/r2', { method: 'POST', headers: worker, body: JSON.stringify(event) });
+    expect(queued).toEqual({ status: 202, body: { queued: 1 } });
+    const model = await until(async () => {
+      const r = await json('/v1/models/seeded-llama', { headers: admin });
+      return r.status === 200 ? r.body! : null;
+    });
+    expect(model).toMatchObject({ name: 'seeded-llama', bytes: seeded.length, job: { status: 'queued' } });
+    expect(dev.output()).toMatch(/QUEUE flatgate-upload-events/);
+    // a repeated notification, the same object through the S3-format hook, and a pipeline key start nothing
+    const repeat = await json('/v1/hooks/r2', { method: 'POST', headers: worker, body: JSON.stringify({ events: [event, { ...event, object: { key: 'models/x/y.tar' } }] }) });
+    expect(repeat.status).toBe(202);
+    const s3 = await json('/v1/hooks/s3', {
+      method: 'POST',
+      headers: worker,
+      body: JSON.stringify({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'flatgate' }, object: { key: SEEDED_KEY } } }] }),
+    });
+    expect(s3.body!.results).toEqual([{ key: SEEDED_KEY, action: 'duplicate', job: { id: model.job.id, status: 'queued', model_id: model.id } }]);
+    await until(async () => ((dev.output().match(/QUEUE flatgate-upload-events/g) ?? []).length >= 2 ? true : null));
+    const claim = await json('/v1/worker/claim', { method: 'POST', headers: worker, body: JSON.stringify({ worker_id: 'gpu-1' }) });
+    expect(claim.body!.job).toMatchObject({ id: model.job.id, source: { bucket: 'flatgate', key: SEEDED_KEY } });
+    expect((await json('/v1/worker/claim', { method: 'POST', headers: worker, body: JSON.stringify({ worker_id: 'gpu-1' }) })).status).toBe(204);
+  });
+
+  it('forwards completions to serving, without the caller key', async () => {
+    const body = JSON.stringify({ model: 'direct:flat-50', prompt: 'Once upon a time', max_tokens: 4 });
+    const res = await call('/v1/completions', { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-flatgate-variant')).toBe('seeded-llama');
+    expect(((await res.json()) as { choices: { text: string }[] }).choices[0].text).toBe(' from the container');
+    const last = seen.at(-1)!;
+    expect(last).toMatchObject({ method: 'POST', url: '/v1/completions', body });
+    expect(last.headers.authorization).toBeUndefined();
+    expect((await json('/v1/chat/completions', { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: '{"messages":[]}' })).status).toBe(400);
+  });
+});
