@@ -1,8 +1,8 @@
 /**
  * @module API keys: generation, hashing (SHA-256; keys are random, so a fast hash is enough), creation
- * and lookup. The plain key is shown once, at creation, and never stored.
+ * and lookup. The plain key is shown once, at creation, and never stored. Web Crypto only, so the same
+ * code runs in Node and in a Cloudflare Worker.
  */
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../db/client.ts';
 import { findKeyByName, findLiveKeyByHash, insertApiKey, type ApiKeyRow } from '../db/queries/api-keys.ts';
 import { InvalidRequest } from '../errors.ts';
@@ -30,20 +30,25 @@ export function operatorPrincipal(keyId: string): Principal {
   return { keyId, owner: null, scopes: new Set(SCOPES), rateLimit: 0, uploadQuota: 0, uploadedBytes: 0 };
 }
 
-export function hashKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+/** SHA-256 of the key, hex. */
+export async function hashKey(key: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key)));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** Constant-time comparison of a presented key with a known one. */
-export function sameKey(presented: string, known: string): boolean {
-  const a = Buffer.from(hashKey(presented), 'hex');
-  const b = Buffer.from(hashKey(known), 'hex');
-  return timingSafeEqual(a, b);
+/** Comparison of a presented key with a known one in time independent of where they differ. */
+export async function sameKey(presented: string, known: string): Promise<boolean> {
+  const [a, b] = await Promise.all([hashKey(presented), hashKey(known)]);
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 /** A new random key: `fg-` and 43 base64url characters (256 bits). */
 export function generateKey(): string {
-  return `fg-${randomBytes(32).toString('base64url')}`;
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  const b64 = btoa(String.fromCharCode(...bytes));
+  return `fg-${b64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
 }
 
 /** Parses a comma-separated scope list. */
@@ -71,10 +76,10 @@ export async function createApiKey(db: Db, k: NewKey): Promise<{ key: string; ro
   if (!/^[A-Za-z0-9._@-]{1,64}$/.test(k.owner)) throw new InvalidRequest('owner must be 1-64 letters, digits or ._@-', 'owner');
   const key = generateKey();
   const row: ApiKeyRow = {
-    id: `key_${randomUUID().replace(/-/g, '').slice(0, 16)}`,
+    id: `key_${crypto.randomUUID().replace(/-/g, '').slice(0, 16)}`,
     owner: k.owner,
     name: k.name,
-    hash: hashKey(key),
+    hash: await hashKey(key),
     prefix: key.slice(0, 10),
     scopes: k.scopes,
     rateLimit: k.rateLimit ?? 0,
@@ -89,7 +94,7 @@ export async function createApiKey(db: Db, k: NewKey): Promise<{ key: string; ro
 
 /** The principal of a presented key, or null when it is unknown or revoked. */
 export async function principalOfKey(db: Db, key: string): Promise<Principal | null> {
-  const row = await findLiveKeyByHash(db, hashKey(key));
+  const row = await findLiveKeyByHash(db, await hashKey(key));
   if (!row) return null;
   return {
     keyId: row.id,

@@ -62,7 +62,7 @@ export function authenticate(config: AuthConfig, limiter = new RateLimiter()): M
     const key = bearer(c);
     if (!key) throw new Unauthorized();
     let principal: Principal | null = null;
-    if (config.adminKey && sameKey(key, config.adminKey)) principal = operatorPrincipal('admin');
+    if (config.adminKey && (await sameKey(key, config.adminKey))) principal = operatorPrincipal('admin');
     else if (config.db) principal = await principalOfKey(config.db, key);
     if (!principal) throw new Unauthorized('The API key is not valid (unknown or revoked)');
     if (!principal.scopes.has(scope) && !principal.scopes.has('admin')) throw new Forbidden(scope);

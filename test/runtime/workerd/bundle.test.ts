@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runWrangler, wranglerSandbox, type WranglerSandbox } from './wrangler-harness.ts';
 
-/** Node builtins the bundle may import (nodejs_compat): node:crypto, for src/access/keys.ts only. */
-const ALLOWED_NODE_BUILTINS = ['node:crypto'];
+/** Node builtins the bundle may import: none (nodejs_compat is off). */
+const ALLOWED_NODE_BUILTINS: string[] = [];
 
 describe('wrangler deploy --dry-run', () => {
   let sb: WranglerSandbox;
