@@ -5,6 +5,7 @@
 import { cpus, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { S3Settings } from './storage/object-store.ts';
 
 /** The gateway's configuration. */
 export interface Config {
@@ -21,13 +22,7 @@ export interface Config {
   /** Largest JSON request body, in bytes. */
   maxRequestBytes: number;
   /** Object storage; `endpoint: null` runs the embedded S3 server on 127.0.0.1 under `dataDir/s3`. */
-  s3: {
-    endpoint: string | null;
-    region: string;
-    bucket: string;
-    accessKeyId: string;
-    secretAccessKey: string;
-    forcePathStyle: boolean;
+  s3: S3Settings & {
     /** Port of the embedded S3 server (0: any free port). */
     embeddedPort: number;
   };

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidRequest } from '../errors.ts';
 import type { Tokenizer } from '../model/types.ts';
+import { createRng } from '../serving/generate/sampling.ts';
 
 /** The calibration set and where it came from (recorded in report.json). */
 export interface CalibrationSet {
@@ -27,18 +28,6 @@ export interface CalibrationOptions {
   file?: string;
 }
 
-/** mulberry32: a small seeded PRNG with floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Calibration samples from already tokenized text (no BOS in `ids`).
  * @throws InvalidRequest for bad counts or a text shorter than seq - 1 tokens.
@@ -53,7 +42,7 @@ export function buildCalibrationSet(ids: readonly number[], bos: number, opts: C
   if (ids.length < span) {
     throw new InvalidRequest(`calibration text has ${ids.length} tokens, fewer than the ${span} one sample needs`, 'calib');
   }
-  const rand = seededRandom(seed);
+  const rand = createRng(seed);
   const out: number[][] = [];
   for (let i = 0; i < samples; i++) {
     const off = Math.floor(rand() * (ids.length - span + 1));

@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { randomModel } from '../../test/fixtures/random-model.ts';
 import { block64, matVec64, rmsNorm64 } from '../../test/reference/forward64.ts';
+import { relErr } from '../../test/reference/compare.ts';
 import { createDecoderSession } from '../serving/session/local-backend.ts';
 import { createChainDecoder } from './chain-decoder.ts';
 import { flattenGroup } from './flatten/flatten-group.ts';
-
-const relErr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / den;
-};
 
 describe('chain decoder', () => {
   it('gives the decoder graph\'s logits on a standard model', async () => {

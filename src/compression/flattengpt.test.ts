@@ -1,35 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { randomModel } from '../../test/fixtures/random-model.ts';
 import { attention64, attentionHeads64, block64, mlpActivations64, rmsNorm64, type BlockConfig } from '../../test/reference/forward64.ts';
+import { relErr } from '../../test/reference/compare.ts';
+import { solveRows64 } from '../../test/reference/solve64.ts';
 import type { LayerWeights, LlamaModel } from '../model/types.ts';
 import { countParams } from '../model/types.ts';
-import { buildCalibrationSet, seededRandom, type CalibrationSet } from './calibration.ts';
+import { createRng } from '../serving/generate/sampling.ts';
+import { buildCalibrationSet, type CalibrationSet } from './calibration.ts';
 import { flattenGroup } from './flatten/flatten-group.ts';
 import { flattenGpt } from './flattengpt.ts';
 import { blockParams } from './tensor-ops.ts';
 
 /** Token ids of a pseudo-text, and a calibration set over them. */
 function calibFor(model: LlamaModel, samples: number, seq: number, seed = 0): CalibrationSet {
-  const rand = seededRandom(99);
+  const rand = createRng(99);
   const ids = Array.from({ length: 400 }, () => 3 + Math.floor(rand() * (model.config.vocabSize - 3)));
   return buildCalibrationSet(ids, model.config.bosTokenId, { samples, seq, seed });
-}
-
-/** Solves A X = B (n x n, n x k) by Gaussian elimination with partial pivoting, float64. */
-function solve(A: number[][], B: number[][]): number[][] {
-  const n = A.length;
-  const M = A.map((r, i) => [...r, ...B[i]]);
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(M[r][c]) > Math.abs(M[p][c])) p = r;
-    [M[c], M[p]] = [M[p], M[c]];
-    for (let r = 0; r < n; r++) {
-      if (r === c) continue;
-      const f = M[r][c] / M[c][c];
-      for (let k = c; k < M[r].length; k++) M[r][k] -= f * M[c][k];
-    }
-  }
-  return M.map((r, i) => r.slice(n).map((x) => x / M[i][i]));
 }
 
 const topIdx = (s: number[], k: number) => s.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, k).map((x) => x[1]).sort((a, b) => a - b);
@@ -70,24 +56,14 @@ function referenceGroup(members: LayerWeights[], cfg: BlockConfig & { intermedia
   const D = m * cfg.intermediateSize;
   const C = Array.from({ length: D }, (_, i) => Array.from({ length: D }, (_, j) => psi.reduce((s, p) => s + p[i] * p[j], 0)));
   const lambda = (rho * C.reduce((s, row, i) => s + row[i], 0)) / D;
-  const inv = solve(C.map((row, i) => row.map((v, j) => v + (i === j ? lambda : 0))), C.map((_, i) => C.map((__, j) => (i === j ? 1 : 0))));
+  const inv = solveRows64(C.map((row, i) => row.map((v, j) => v + (i === j ? lambda : 0))), C.map((_, i) => C.map((__, j) => (i === j ? 1 : 0))));
   const lev = inv.map((row, i) => 1 - lambda * row[i]);
   const keep = topIdx(lev, cfg.intermediateSize);
   const width = wide.down.rows;
   const Wd = Array.from({ length: D }, (_, c) => Array.from({ length: width }, (_, o) => wide.down.data[o * D + c]));
   const A = keep.map((i) => keep.map((j) => C[i][j] + (i === j ? lambda : 0)));
   const B = keep.map((i) => Array.from({ length: width }, (_, o) => C[i].reduce((s, cij, j) => s + cij * Wd[j][o], 0) + lambda * Wd[i][o]));
-  return { keptKv, keep, lambda, down: solve(A, B), headPruned };
-}
-
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / den;
+  return { keptKv, keep, lambda, down: solveRows64(A, B), headPruned };
 }
 
 describe('flattenGpt', () => {
@@ -111,7 +87,7 @@ describe('flattenGpt', () => {
         expect(Array.from(out.q.data)).toEqual(Array.from(ref.headPruned.q.data));
         expect(Array.from(out.o.data)).toEqual(Array.from(ref.headPruned.o.data));
         const down = Float64Array.from({ length: out.down.data.length }, (_, i) => ref.down[i % out.down.cols][Math.floor(i / out.down.cols)]);
-        expect(maxRel(out.down.data, down)).toBeLessThan(2e-3);
+        expect(relErr(out.down.data, down)).toBeLessThan(2e-3);
       } else {
         expect(out).toBe(model.layers[a]);
       }
@@ -155,7 +131,7 @@ describe('flattenGpt', () => {
     const X = [0, 1, 2, 3, 4, 5].map((t) => Float64Array.from({ length: 32 }, (_, i) => Math.sin(t * 7 + i)));
     const want = block64(zeroed, { ...cfg, numHeads: 2 * cfg.numHeads, numKvHeads: 2 * cfg.numKvHeads }, X);
     const got = block64(r.model.layers[g.first], cfg, X);
-    expect(maxRel(got.flatMap((x) => [...x]), want.flatMap((x) => [...x]))).toBeLessThan(1e-6);
+    expect(relErr(got.flatMap((x) => [...x]), want.flatMap((x) => [...x]))).toBeLessThan(1e-6);
   });
 
   it('is deterministic for a fixed seed, in both activation modes', async () => {
@@ -167,7 +143,7 @@ describe('flattenGpt', () => {
     expect(b.frontier).toBe('recompute');
     expect(b.plan).toEqual(a.plan);
     a.model.layers.forEach((l, i) => {
-      for (const k of ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const) expect(maxRel(b.model.layers[i][k].data, l[k].data)).toBeLessThan(1e-5);
+      for (const k of ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const) expect(relErr(b.model.layers[i][k].data, l[k].data)).toBeLessThan(1e-5);
     });
     const c = await flattenGpt(model, calibFor(model, 3, 12, 7), { merges: 2, threads: 1, provider: 'cpu', cacheActivations: true });
     c.model.layers.forEach((l, i) => expect(l.down.data).toEqual(a.model.layers[i].down.data));

@@ -9,7 +9,7 @@ import { FlatgateError } from '../errors.ts';
 import { findModel } from '../db/queries/models.ts';
 import { variantsOfModel, type VariantRow } from '../db/queries/variants.ts';
 import { loadModel } from '../model/load.ts';
-import type { ModelPool } from '../serving/model-pool.ts';
+import type { ModelPool, ServedModelInfo } from '../serving/model-pool.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { downloadVariant, readManifest } from '../storage/publish-folder.ts';
 
@@ -20,37 +20,67 @@ export { servedId } from './served-id.ts';
  * from the bucket into `cacheDir` and loaded on first use.
  * @example await serveVariants({ db, store, pool, cacheDir: 'data/cache' }, 'mdl_1');
  */
-export async function serveVariants(deps: { db: Db; store: ObjectStore; pool: ModelPool; cacheDir: string }, modelId: string): Promise<string[]> {
+export async function serveVariants(deps: ServeDeps, modelId: string): Promise<string[]> {
   const model = await findModel(deps.db, modelId);
   if (!model) return [];
   const served: string[] = [];
   for (const v of (await variantsOfModel(deps.db, modelId)).filter((x: VariantRow) => x.status === 'ready')) {
-    const dir = join(deps.cacheDir, modelId, v.name);
-    const load = async () => {
-      const manifest = await readManifest(deps.store, modelId, v.name);
-      if (!manifest) throw new VariantMissing(v.id);
-      await rm(dir, { recursive: true, force: true });
-      await mkdir(dir, { recursive: true });
-      await downloadVariant(deps.store, manifest, 'hf', dir);
-      return loadModel(dir);
-    };
-    deps.pool.register(
-      v.id,
-      {
-        parent: v.method === 'original' ? null : model.name,
-        method: v.method,
-        created: Math.floor(v.createdAt / 1000),
-        layers: v.layers,
-        params: v.params,
-        bytes: v.bytes,
-        evaluation: v.evaluation as Record<string, unknown> | null,
-        owner: model.owner,
-      },
-      load,
-    );
+    registerVariant(deps, {
+      id: v.id,
+      modelId,
+      variant: v.name,
+      parent: v.method === 'original' ? null : model.name,
+      method: v.method,
+      created: Math.floor(v.createdAt / 1000),
+      layers: v.layers,
+      params: v.params,
+      bytes: v.bytes,
+      evaluation: v.evaluation as Record<string, unknown> | null,
+      owner: model.owner,
+    });
     served.push(v.id);
   }
   return served;
+}
+
+/** What {@link registerVariant} needs: the pool, the bucket and a local cache folder. */
+export interface ServeDeps {
+  db: Db;
+  store: ObjectStore;
+  pool: ModelPool;
+  cacheDir: string;
+}
+
+/** A published variant: where its files are in the bucket, and what the pool shows of it. */
+export interface PublishedVariant extends ServedModelInfo {
+  /** The served id (`name` or `name:variant`). */
+  id: string;
+  modelId: string;
+  /** Its folder under `models/<modelId>/`. */
+  variant: string;
+}
+
+/**
+ * Registers one published variant in the pool; its HF folder is fetched from the bucket on first use.
+ * Registering the same variant again with the same files keeps what is loaded.
+ */
+export function registerVariant(deps: Omit<ServeDeps, 'db'>, v: PublishedVariant): void {
+  if (deps.pool.has(v.id) && sameVariant(deps.pool.get(v.id).info, v)) return;
+  const dir = join(deps.cacheDir, v.modelId, v.variant);
+  const load = async () => {
+    const manifest = await readManifest(deps.store, v.modelId, v.variant);
+    if (!manifest) throw new VariantMissing(v.id);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    await downloadVariant(deps.store, manifest, 'hf', dir);
+    return loadModel(dir);
+  };
+  const { id: _id, modelId: _m, variant: _v, ...info } = v;
+  deps.pool.register(v.id, { ...info, source: `${v.modelId}/${v.variant}` }, load);
+}
+
+function sameVariant(info: ServedModelInfo, v: PublishedVariant): boolean {
+  return info.source === `${v.modelId}/${v.variant}` && info.created === v.created;
 }
 
 /** A variant recorded as ready whose files are not (or no longer) in the bucket. */

@@ -14,7 +14,7 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import { R2ObjectStore } from '../storage/r2-object-store.ts';
 import type { AppEnv } from '../app-env.ts';
 import { workerConfig } from './cloudflare-config.ts';
-import { servingForward, type ServingForward } from './serving-forward.ts';
+import { servingForward, ServingUnavailable, type ServingForward } from './serving-forward.ts';
 import type { Platform } from './types.ts';
 
 /** The Worker's bindings (wrangler.toml) and its vars and secrets (`FLATGATE_*`, `SERVING_*`). */
@@ -85,6 +85,9 @@ function buildPlatform(env: CloudflareBindings): CloudflarePlatform {
       const model = await findModel(db, modelId);
       if (!model) return [];
       return (await variantsOfModel(db, modelId)).filter((v) => v.status === 'ready').map((v) => v.id);
+    },
+    serveVariant: () => {
+      throw new ServingUnavailable();
     },
     close: async () => undefined,
   };

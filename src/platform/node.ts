@@ -11,7 +11,7 @@ import { readyVariants } from '../db/queries/variants.ts';
 import { intakeCreatedObjects } from '../jobs/event-intake.ts';
 import type { IntakeDeps } from '../jobs/intake.ts';
 import { JobQueue } from '../jobs/queue.ts';
-import { serveVariants } from '../jobs/serve-variants.ts';
+import { registerVariant, serveVariants } from '../jobs/serve-variants.ts';
 import type { ModelPool } from '../serving/model-pool.ts';
 import { startEmbeddedS3, type EmbeddedS3 } from '../storage/embedded-s3.ts';
 import { ObjectStore, type S3Settings } from '../storage/object-store.ts';
@@ -56,6 +56,7 @@ export async function createNodePlatform(config: Readonly<Config>, opts: { pool:
     s3,
     workerToken: config.workerToken ?? randomBytes(24).toString('base64url'),
     serveVariants: (modelId) => serveVariants({ db, store, pool: opts.pool, cacheDir }, modelId),
+    serveVariant: (v) => registerVariant({ store, pool: opts.pool, cacheDir }, v),
     close: async () => {
       await embedded?.close();
       closeDb();

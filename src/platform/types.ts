@@ -6,6 +6,7 @@ import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import type { IntakeDeps } from '../jobs/intake.ts';
 import type { JobQueue } from '../jobs/queue.ts';
+import type { PublishedVariant } from '../jobs/serve-variants.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 
 /** The runtime's resources. */
@@ -20,5 +21,7 @@ export interface Platform {
   workerToken: string;
   /** Makes a model's ready variants servable (after its job completes). */
   serveVariants(modelId: string): Promise<string[]>;
+  /** Serves one published variant described by another node (a serving container told by the Worker). */
+  serveVariant(v: PublishedVariant): void;
   close(): Promise<void>;
 }

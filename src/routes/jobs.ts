@@ -144,3 +144,30 @@ jobsRoute.post('/v1/worker/jobs/:id/fail', async (c) => {
   }
   return c.json({ status });
 });
+
+const serveSchema = z.object({
+  variants: z
+    .array(
+      z.object({
+        id: z.string().min(1),
+        model_id: z.string().min(1),
+        variant: z.string().regex(/^[A-Za-z0-9._-]+$/),
+        parent: z.string().nullable(),
+        method: z.string().min(1),
+        created: z.number().int(),
+        layers: z.number().int().positive(),
+        params: z.number().int().positive(),
+        bytes: z.number().int().nonnegative(),
+        evaluation: z.record(z.string(), z.unknown()).nullable(),
+        owner: z.string().nullable(),
+      }),
+    )
+    .max(64),
+});
+
+/** A serving node is told which published variants to serve (the Cloudflare Worker tells its containers). */
+jobsRoute.post('/v1/worker/serve', async (c) => {
+  const { variants } = await parseJson(c, serveSchema);
+  for (const { model_id: modelId, ...v } of variants) c.var.platform.serveVariant({ ...v, modelId });
+  return c.json({ object: 'list', data: variants.map((v) => v.id) });
+});

@@ -6,18 +6,50 @@
  */
 import { Hono, type Context } from 'hono';
 import { canUse } from '../access/keys.ts';
-import { findModelByName } from '../db/queries/models.ts';
+import { findModelByName, type ModelRow } from '../db/queries/models.ts';
+import { variantsOfModel } from '../db/queries/variants.ts';
 import { InvalidRequest, ModelNotFound } from '../errors.ts';
 import type { CloudflareAppEnv } from '../platform/cloudflare.ts';
 
 /** The model's upload name: `name` for the original, `name:variant` for the others. */
 const rootName = (model: string) => model.split(':')[0];
 
+/** Families this isolate has announced to serving, with the variant versions it announced. */
+const announced = new Set<string>();
+
+/**
+ * Tells the serving node that will take `model`'s requests which published variants of its family to
+ * serve (once per isolate and family version): serving nodes have their own database, not D1.
+ */
+async function announceFamily(c: Context<CloudflareAppEnv>, model: string, row: ModelRow): Promise<void> {
+  const p = c.var.cloudflare;
+  const ready = (await variantsOfModel(p.db, row.id)).filter((v) => v.status === 'ready');
+  const key = `${model}|${ready.map((v) => `${v.id}@${v.createdAt}`).join(',')}`;
+  if (ready.length === 0 || announced.has(key)) return;
+  const variants = ready.map((v) => ({
+    id: v.id,
+    model_id: row.id,
+    variant: v.name,
+    parent: v.method === 'original' ? null : row.name,
+    method: v.method,
+    created: Math.floor(v.createdAt / 1000),
+    layers: v.layers,
+    params: v.params,
+    bytes: v.bytes,
+    evaluation: v.evaluation as Record<string, unknown> | null,
+    owner: row.owner,
+  }));
+  const headers = { authorization: `Bearer ${p.workerToken}`, 'content-type': 'application/json' };
+  const res = await p.serving(new Request(new URL('/v1/worker/serve', c.req.url), { method: 'POST', headers, body: JSON.stringify({ variants }) }), model);
+  if (res.ok) announced.add(key);
+}
+
 async function forward(c: Context<CloudflareAppEnv>, model: string | null, body: string | null): Promise<Response> {
   const p = c.var.cloudflare;
   if (model) {
     const row = await findModelByName(p.db, rootName(model));
     if (row && !canUse(c.var.principal, row.owner)) throw new ModelNotFound(model);
+    if (row) await announceFamily(c, model, row);
   }
   const headers = new Headers(c.req.raw.headers);
   headers.delete('authorization');

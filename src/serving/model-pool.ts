@@ -29,6 +29,8 @@ export interface ServedModelInfo {
   evaluation?: Record<string, unknown> | null;
   /** The owner of the key that uploaded it; null or absent: served to every key. */
   owner?: string | null;
+  /** Where its files come from (`<model id>/<variant>` in the bucket), to recognise a re-registration. */
+  source?: string;
 }
 
 /** A served model: metadata, its scheduler, and lazy access to weights and session. */

@@ -40,41 +40,68 @@ export interface Perplexity {
   ppl: number;
 }
 
+/** One batch of scoring windows, as {@link scoringWindows} cuts them. */
+export interface ScoringBatch {
+  /** The windows of the batch (without BOS), all `len` tokens long. */
+  windows: number[][];
+  len: number;
+  /** [windows.length, len + 1] row-major: each row is BOS then its window; logits row (r, t) predicts windows[r][t]. */
+  ids: number[];
+  /** Windows in this batch and the ones before it. */
+  done: number;
+  /** Windows in all batches. */
+  total: number;
+}
+
 /**
- * Perplexity of `ids` (a whole tokenized text, no BOS): consecutive windows of `seq` tokens (the last may
- * be shorter), each scored with BOS prepended so that every one of its tokens is predicted.
- * Windows of equal length run `batch` at a time.
+ * Cuts `ids` (a tokenized text, no BOS) into consecutive windows of `seq` tokens (the last may be
+ * shorter), each with BOS prepended so that every one of its tokens is predicted, and groups windows of
+ * equal length `batch` at a time (default 4), in order.
+ * @throws InvalidRequest when seq is not between 1 and `context` - 1.
+ * @example for (const b of scoringWindows(ids, { seq: 256, bos: 1, context: 2048 })) await decoder.step(b.ids, b.windows.length, null);
+ */
+export function scoringWindows(ids: readonly number[], opts: { seq: number; bos: number; batch?: number; context: number }): ScoringBatch[] {
+  const { seq, bos, context } = opts;
+  if (!Number.isInteger(seq) || seq < 1 || seq + 1 > context) {
+    throw new InvalidRequest(`window length ${seq} must be between 1 and the context minus BOS (${context - 1})`, 'seq');
+  }
+  const windows: number[][] = [];
+  for (let s = 0; s < ids.length; s += seq) windows.push(ids.slice(s, s + seq));
+  const batchSize = Math.max(1, opts.batch ?? 4);
+  const out: ScoringBatch[] = [];
+  for (let w = 0; w < windows.length; ) {
+    const len = windows[w].length;
+    const group: number[][] = [];
+    while (w < windows.length && windows[w].length === len && group.length < batchSize) group.push(windows[w++]);
+    out.push({ windows: group, len, ids: group.flatMap((win) => [bos, ...win]), done: w, total: windows.length });
+  }
+  return out;
+}
+
+/**
+ * Perplexity of `ids` (a whole tokenized text, no BOS) over the windows of {@link scoringWindows}.
+ * @example const { ppl } = await perplexity(decoder, tok.encode(text), { seq: 256, bos: tok.bosId });
  */
 export async function perplexity(
   decoder: DecoderSession,
   ids: readonly number[],
   opts: { seq: number; bos: number; batch?: number; onProgress?: (done: number, total: number) => void },
 ): Promise<Perplexity> {
-  const { seq, bos } = opts;
-  if (!Number.isInteger(seq) || seq < 1 || seq + 1 > decoder.maxPositions) {
-    throw new InvalidRequest(`window length ${seq} must be between 1 and the context minus BOS (${decoder.maxPositions - 1})`, 'seq');
-  }
+  const batches = scoringWindows(ids, { ...opts, context: decoder.maxPositions });
   if (ids.length === 0) throw new InvalidRequest('the text has no tokens to score', 'text');
   const V = decoder.vocabSize;
-  const windows: number[][] = [];
-  for (let s = 0; s < ids.length; s += seq) windows.push(ids.slice(s, s + seq));
-  const batchSize = Math.max(1, opts.batch ?? 4);
   let nll = 0;
   let count = 0;
-  for (let w = 0; w < windows.length; ) {
-    const len = windows[w].length;
-    const group: number[][] = [];
-    while (w < windows.length && windows[w].length === len && group.length < batchSize) group.push(windows[w++]);
-    const flat = group.flatMap((win) => [bos, ...win]);
-    const step = await decoder.step(flat, group.length, null);
-    for (let b = 0; b < group.length; b++) {
+  for (const { windows, len, ids: flat, done, total } of batches) {
+    const step = await decoder.step(flat, windows.length, null);
+    for (let b = 0; b < windows.length; b++) {
       for (let t = 0; t < len; t++) {
         const row = (b * (len + 1) + t) * V;
-        nll -= logSoftmax(step.logits.subarray(row, row + V))[group[b][t]];
+        nll -= logSoftmax(step.logits.subarray(row, row + V))[windows[b][t]];
         count++;
       }
     }
-    opts.onProgress?.(w, windows.length);
+    opts.onProgress?.(done, total);
   }
   const mean = nll / count;
   return { tokens: count, nll: mean, ppl: Math.exp(mean) };

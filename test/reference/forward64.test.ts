@@ -10,7 +10,8 @@ import {
   rmsNorm64,
   rope64,
 } from './forward64.ts';
-import { randomLayer, randomModel, randomVector, seededRandom, testConfig } from './random-model.ts';
+import { createRng } from '../../src/serving/generate/sampling.ts';
+import { randomLayer, randomModel, randomVector, testConfig } from '../fixtures/random-model.ts';
 
 const MODELS = '/work/shared/models';
 
@@ -116,7 +117,7 @@ describe('rmsNorm64 / logSoftmax64', () => {
 });
 
 describe('rope64', () => {
-  const rand = seededRandom(7);
+  const rand = createRng(7);
   it('is the identity at position 0', () => {
     const x = Float64Array.from(randomVector(16, rand));
     expect(rope64(Float64Array.from(x), 8, 0, 10000)).toEqual(x);
@@ -149,7 +150,7 @@ describe('rope64', () => {
 describe('block64 / forward64 closed forms', () => {
   it('with zeroed o and down projections, logits = RMSNorm(embed) . head', () => {
     for (const tied of [false, true]) {
-      const model = randomModel(testConfig({ numLayers: 1, tieWordEmbeddings: tied }), 3);
+      const model = randomModel({ ...testConfig({ numLayers: 1, tieWordEmbeddings: tied }), seed: 3 });
       model.layers[0].o.data.fill(0);
       model.layers[0].down.data.fill(0);
       const ids = [5, 0, 31, 7];
@@ -170,9 +171,9 @@ describe('block64 / forward64 closed forms', () => {
 
   it('a single token attends to itself: out = x + Wo expand(Wv u + bv) + MLP', () => {
     const config = testConfig({ qkvBias: true });
-    const layer = randomLayer(config, seededRandom(11));
+    const layer = randomLayer(config, createRng(11));
     const { hiddenSize: D, numHeads: H, numKvHeads: Hkv, headDim: dh, intermediateSize: I } = config;
-    const x = Float64Array.from(randomVector(D, seededRandom(12), -2, 2));
+    const x = Float64Array.from(randomVector(D, createRng(12), -2, 2));
     const u = rmsNorm64(x, layer.attnNorm, config.rmsNormEps);
     const v = matVec64(layer.v, u, layer.vBias);
     const z = Float64Array.from({ length: H * dh }, (_, r) => v[Math.floor(r / dh / (H / Hkv)) * dh + (r % dh)]);
@@ -187,7 +188,7 @@ describe('block64 / forward64 closed forms', () => {
 
   it('GQA equals full multi-head attention with each KV group repeated', () => {
     const config = testConfig({ numLayers: 2, qkvBias: true });
-    const model = randomModel(config, 5);
+    const model = randomModel({ ...config, seed: 5 });
     const rep = config.numHeads / config.numKvHeads;
     const dh = config.headDim;
     const repeatRows = (m: Matrix): Matrix => {
@@ -214,7 +215,7 @@ describe('block64 / forward64 closed forms', () => {
   });
 
   it('is causal: logits at t ignore later tokens', () => {
-    const model = randomModel(testConfig({ numLayers: 2 }), 8);
+    const model = randomModel({ ...testConfig({ numLayers: 2 }), seed: 8 });
     const a = forward64(model, [1, 2, 3, 4, 5]).logits;
     const b = forward64(model, [1, 2, 3, 30, 31]).logits;
     for (let t = 0; t < 3; t++) expect(maxAbsDiff(a[t], b[t])).toBe(0);
@@ -223,7 +224,7 @@ describe('block64 / forward64 closed forms', () => {
 
   it('sliding window: one layer at t sees exactly the last `window` tokens', () => {
     const window = 3;
-    const model = randomModel(testConfig({ numLayers: 1, slidingWindow: window }), 9);
+    const model = randomModel({ ...testConfig({ numLayers: 1, slidingWindow: window }), seed: 9 });
     const full = { ...model, config: { ...model.config, slidingWindow: null } };
     const ids = [4, 8, 15, 16, 23, 42 % 32, 7];
     const windowed = forward64(model, ids).logits;
@@ -237,7 +238,7 @@ describe('block64 / forward64 closed forms', () => {
   });
 
   it('interleaved RoPE equals halves under the per-head q/k row permutation', () => {
-    const model = randomModel(testConfig({ numLayers: 2, qkvBias: false, headDim: 8, numHeads: 2, numKvHeads: 1 }), 10);
+    const model = randomModel({ ...testConfig({ numLayers: 2, qkvBias: false, headDim: 8, numHeads: 2, numKvHeads: 1 }), seed: 10 });
     const ids = [3, 1, 4, 1, 5, 9, 2, 6];
     const a = forward64(model, ids, { ropeInterleaved: true }).logits;
     const b = forward64(toHalves(model), ids).logits;
@@ -248,8 +249,8 @@ describe('block64 / forward64 closed forms', () => {
 
   it('attentionHeads64 at t = 0 returns each head its group value', () => {
     const config = testConfig();
-    const layer = randomLayer(config, seededRandom(4));
-    const u = Float64Array.from(randomVector(config.hiddenSize, seededRandom(5)));
+    const layer = randomLayer(config, createRng(4));
+    const u = Float64Array.from(randomVector(config.hiddenSize, createRng(5)));
     const z = attentionHeads64(layer, config, [u])[0];
     const v = matVec64(layer.v, u);
     for (let h = 0; h < config.numHeads; h++) {

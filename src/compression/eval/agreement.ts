@@ -1,10 +1,11 @@
 /**
  * @module Agreement between two models on the same held-out text: the fraction of positions where
  * their greedy next tokens match, and the mean KL(P_a || P_b) of their next-token distributions.
- * Windows are cut as perplexity cuts them (BOS + `seq` tokens, one prediction per token).
+ * Windows are cut as perplexity cuts them ({@link scoringWindows}: BOS + `seq` tokens, one prediction per token).
  */
 import { InvalidRequest } from '../../errors.ts';
 import { argmax, logSoftmax } from '../../serving/generate/sampling.ts';
+import { scoringWindows } from '../../serving/score.ts';
 import type { DecoderSession } from '../../serving/session/backend.ts';
 
 /** Agreement of model b with model a. */
@@ -41,28 +42,17 @@ export async function agreement(
   ids: readonly number[],
   opts: { seq: number; bos: number; batch?: number; onProgress?: (done: number, total: number) => void },
 ): Promise<Agreement> {
-  const { seq, bos } = opts;
   if (a.vocabSize !== b.vocabSize) throw new InvalidRequest(`the models' vocabularies differ (${a.vocabSize} vs ${b.vocabSize})`, 'against');
-  const context = Math.min(a.maxPositions, b.maxPositions);
-  if (!Number.isInteger(seq) || seq < 1 || seq + 1 > context) {
-    throw new InvalidRequest(`window length ${seq} must be between 1 and the context minus BOS (${context - 1})`, 'seq');
-  }
+  const batches = scoringWindows(ids, { ...opts, context: Math.min(a.maxPositions, b.maxPositions) });
   if (ids.length === 0) throw new InvalidRequest('the text has no tokens to compare on', 'text');
   const V = a.vocabSize;
-  const windows: number[][] = [];
-  for (let s = 0; s < ids.length; s += seq) windows.push(ids.slice(s, s + seq));
-  const batchSize = Math.max(1, opts.batch ?? 4);
   let same = 0;
   let kl = 0;
   let count = 0;
-  for (let w = 0; w < windows.length; ) {
-    const len = windows[w].length;
-    const group: number[][] = [];
-    while (w < windows.length && windows[w].length === len && group.length < batchSize) group.push(windows[w++]);
-    const flat = group.flatMap((win) => [bos, ...win]);
-    const la = (await a.step(flat, group.length, null)).logits;
-    const lb = (await b.step(flat, group.length, null)).logits;
-    for (let r = 0; r < group.length; r++) {
+  for (const { windows, len, ids: flat, done, total } of batches) {
+    const la = (await a.step(flat, windows.length, null)).logits;
+    const lb = (await b.step(flat, windows.length, null)).logits;
+    for (let r = 0; r < windows.length; r++) {
       for (let t = 0; t < len; t++) {
         const row = (r * (len + 1) + t) * V;
         const pa = la.subarray(row, row + V);
@@ -72,7 +62,7 @@ export async function agreement(
         count++;
       }
     }
-    opts.onProgress?.(w, windows.length);
+    opts.onProgress?.(done, total);
   }
   return { top1: same / count, kl: kl / count, positions: count };
 }

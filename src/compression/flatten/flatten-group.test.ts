@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { LayerWeights, ModelConfig } from '../../model/types.ts';
 import { attention64, block64, mlp64, rmsNorm64 } from '../../../test/reference/forward64.ts';
-import { randomLayer, randomVector, seededRandom, testConfig } from '../../../test/reference/random-model.ts';
+import { relErrRows } from '../../../test/reference/compare.ts';
+import { createRng } from '../../serving/generate/sampling.ts';
+import { randomLayer, randomVector, testConfig } from '../../../test/fixtures/random-model.ts';
 import { concatColumns, flattenGroup, stackRows } from './flatten-group.ts';
 import { foldNorms } from './fold-norms.ts';
-
-function maxRelDiff(a: ArrayLike<number>[], b: ArrayLike<number>[]): number {
-  let num = 0;
-  let den = 0;
-  a.forEach((row, t) => {
-    for (let i = 0; i < row.length; i++) {
-      num = Math.max(num, Math.abs(row[i] - b[t][i]));
-      den = Math.max(den, Math.abs(b[t][i]));
-    }
-  });
-  return num / den;
-}
 
 /** The members run in parallel on the same input, each with its own (unfolded) norms, in float64. */
 function parallelBlocks(layers: LayerWeights[], config: ModelConfig, X: ArrayLike<number>[]): Float64Array[] {
@@ -45,7 +35,7 @@ describe('flattenGroup', () => {
   for (const [m, qkvBias] of [[2, false], [3, true]] as const) {
     it(`a group of ${m} is the members run in parallel on the same input (qkvBias ${qkvBias})`, () => {
       const config = testConfig({ qkvBias });
-      const rand = seededRandom(30 + m);
+      const rand = createRng(30 + m);
       const layers = Array.from({ length: m }, () => randomLayer(config, rand));
       const flat = flattenGroup(layers, config);
       expect(flat.heads).toBe(m * config.numHeads);
@@ -58,23 +48,23 @@ describe('flattenGroup', () => {
       const X = Array.from({ length: 7 }, () => randomVector(config.hiddenSize, rand, -2, 2));
       const got = block64(flat.layer, wide, X);
       const expected = parallelBlocks(layers, config, X);
-      expect(maxRelDiff(got, expected)).toBeLessThan(1e-6);
+      expect(relErrRows(got, expected)).toBeLessThan(1e-6);
       // ...and is not the serial composition
       const serial = block64(layers[1], config, block64(layers[0], config, X));
-      if (m === 2) expect(maxRelDiff(got, serial)).toBeGreaterThan(1e-3);
+      if (m === 2) expect(relErrRows(got, serial)).toBeGreaterThan(1e-3);
     });
   }
 
   it('a group of one is the folded block', () => {
     const config = testConfig();
-    const layer = randomLayer(config, seededRandom(40));
+    const layer = randomLayer(config, createRng(40));
     expect(flattenGroup([layer], config).layer).toEqual(foldNorms(layer));
   });
 
   it('rejects inconsistent members', () => {
     const config = testConfig();
-    const a = randomLayer(config, seededRandom(41));
-    const b = randomLayer(testConfig({ numKvHeads: 4 }), seededRandom(42));
+    const a = randomLayer(config, createRng(41));
+    const b = randomLayer(testConfig({ numKvHeads: 4 }), createRng(42));
     expect(() => flattenGroup([a, b], config)).toThrow(RangeError);
     expect(() => flattenGroup([], config)).toThrow(RangeError);
   });

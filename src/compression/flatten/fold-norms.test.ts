@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { block64 } from '../../../test/reference/forward64.ts';
-import { randomLayer, randomVector, seededRandom, testConfig } from '../../../test/reference/random-model.ts';
+import { relErrRows } from '../../../test/reference/compare.ts';
+import { createRng } from '../../serving/generate/sampling.ts';
+import { randomLayer, randomVector, testConfig } from '../../../test/fixtures/random-model.ts';
 import { foldNorms, scaleColumns } from './fold-norms.ts';
-
-function maxRelDiff(a: Float64Array[], b: Float64Array[]): number {
-  let num = 0;
-  let den = 0;
-  a.forEach((row, t) => row.forEach((x, i) => {
-    num = Math.max(num, Math.abs(x - b[t][i]));
-    den = Math.max(den, Math.abs(b[t][i]));
-  }));
-  return num / den;
-}
 
 describe('foldNorms', () => {
   it('scaleColumns multiplies column c by gain[c]', () => {
@@ -22,7 +14,7 @@ describe('foldNorms', () => {
   it('sets the gains to 1 without changing the block output', () => {
     for (const qkvBias of [false, true]) {
       const config = testConfig({ qkvBias });
-      const rand = seededRandom(21);
+      const rand = createRng(21);
       const layer = randomLayer(config, rand);
       const before = Float32Array.from(layer.q.data);
       const folded = foldNorms(layer);
@@ -32,7 +24,7 @@ describe('foldNorms', () => {
       expect(folded.o).toBe(layer.o);
       expect(folded.down).toBe(layer.down);
       const X = Array.from({ length: 6 }, () => randomVector(config.hiddenSize, rand, -2, 2));
-      expect(maxRelDiff(block64(folded, config, X), block64(layer, config, X))).toBeLessThan(1e-6);
+      expect(relErrRows(block64(folded, config, X), block64(layer, config, X))).toBeLessThan(1e-6);
     }
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Matrix } from '../../model/types.ts';
 import { attentionHeads64, matVec64 } from '../../../test/reference/forward64.ts';
-import { randomLayer, randomVector, seededRandom, testConfig } from '../../../test/reference/random-model.ts';
+import { createRng } from '../../serving/generate/sampling.ts';
+import { randomLayer, randomVector, testConfig } from '../../../test/fixtures/random-model.ts';
 import { groupScores, HeadScoreAccumulator, outputRowNorms } from './head-scores.ts';
 
 describe('head scores', () => {
@@ -31,7 +32,7 @@ describe('head scores', () => {
 
   it('accumulating batches equals one batch (real attention outputs)', () => {
     const config = testConfig();
-    const rand = seededRandom(60);
+    const rand = createRng(60);
     const layer = randomLayer(config, rand);
     const U = Array.from({ length: 9 }, () => randomVector(config.hiddenSize, rand));
     const Z = attentionHeads64(layer, config, U);

@@ -7,11 +7,12 @@ import { ridgeLeverage } from '../math/ridge-leverage.ts';
 import { complementOf, topK } from '../math/topk.ts';
 import { flattenGroup } from './flatten-group.ts';
 import { groupScores, HeadScoreAccumulator } from './head-scores.ts';
-import { randomLayer, randomVector, seededRandom, testConfig } from '../../../test/reference/random-model.ts';
+import { createRng } from '../../serving/generate/sampling.ts';
+import { randomLayer, randomVector, testConfig } from '../../../test/fixtures/random-model.ts';
 import { downByChannel, pruneHeads, pruneMlp } from './prune.ts';
 
 const config = testConfig({ qkvBias: true, numHeads: 6, numKvHeads: 3, headDim: 4 });
-const rand = seededRandom(50);
+const rand = createRng(50);
 const layer = randomLayer(config, rand);
 const X = Array.from({ length: 5 }, () => randomVector(config.hiddenSize, rand, -2, 2));
 const base = block64(layer, config, X);
@@ -83,7 +84,7 @@ describe('pruneMlp', () => {
 describe('flatten + prune end to end (kernels composed as the pipeline will)', () => {
   it('brings a flattened pair back to the original shapes; compensation beats plain top-k', () => {
     const cfg = testConfig();
-    const r = seededRandom(70);
+    const r = createRng(70);
     const members = [randomLayer(cfg, r), randomLayer(cfg, r)];
     const { layer: wide, heads, kvHeads, intermediate } = flattenGroup(members, cfg);
     const wideCfg = { ...cfg, numHeads: heads, numKvHeads: kvHeads };

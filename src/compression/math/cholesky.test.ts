@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { FlatgateError } from '../../errors.ts';
-import { seededRandom } from '../../../test/reference/random-model.ts';
+import { createRng } from '../../serving/generate/sampling.ts';
 import { cholesky, choleskyInverseDiagonal, choleskySolve, NotPositiveDefinite } from './cholesky.ts';
 
 /** A = G G^T + shift I for a random n x n G. */
 function randomSpd(n: number, seed: number, shift = 0.1): Float64Array {
-  const rand = seededRandom(seed);
+  const rand = createRng(seed);
   const G = Float64Array.from({ length: n * n }, () => rand() - 0.5);
   const A = new Float64Array(n * n);
   for (let i = 0; i < n; i++)
@@ -87,7 +87,7 @@ describe('choleskySolve / choleskyInverseDiagonal', () => {
 
   it('solves several right-hand sides at once', () => {
     const nrhs = 5;
-    const rand = seededRandom(3);
+    const rand = createRng(3);
     const B = Float64Array.from({ length: n * nrhs }, () => rand() - 0.5);
     const X = choleskySolve(L, B, nrhs);
     for (let i = 0; i < n; i++)

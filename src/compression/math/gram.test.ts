@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../../../test/reference/random-model.ts';
+import { createRng } from '../../serving/generate/sampling.ts';
 import { accumulateGram } from './gram.ts';
 
 describe('accumulateGram', () => {
   it('adds X^T X across batches (float32 and float64 inputs), crossing the row block size', () => {
-    const rand = seededRandom(4);
+    const rand = createRng(4);
     const n = 300;
     const d = 7;
     const X = Float32Array.from({ length: n * d }, () => rand() * 2 - 1);

@@ -1,30 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../../../test/reference/random-model.ts';
+import { createRng } from '../../serving/generate/sampling.ts';
+import { solve64 } from '../../../test/reference/solve64.ts';
 import { accumulateGram } from './gram.ts';
 import { ridgeCompensation } from './ridge-compensation.ts';
 import { complementOf } from './topk.ts';
-
-/** Solves M X = B (n x n, n x m) by Gauss-Jordan elimination with partial pivoting. */
-function gaussSolve(M: Float64Array, B: Float64Array, n: number, m: number): Float64Array {
-  const A = Float64Array.from(M);
-  const X = Float64Array.from(B);
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(A[r * n + c]) > Math.abs(A[p * n + c])) p = r;
-    for (let k = 0; k < n; k++) [A[c * n + k], A[p * n + k]] = [A[p * n + k], A[c * n + k]];
-    for (let k = 0; k < m; k++) [X[c * m + k], X[p * m + k]] = [X[p * m + k], X[c * m + k]];
-    const piv = A[c * n + c];
-    for (let k = 0; k < n; k++) A[c * n + k] /= piv;
-    for (let k = 0; k < m; k++) X[c * m + k] /= piv;
-    for (let r = 0; r < n; r++) {
-      if (r === c) continue;
-      const f = A[r * n + c];
-      for (let k = 0; k < n; k++) A[r * n + k] -= f * A[c * n + k];
-      for (let k = 0; k < m; k++) X[r * m + k] -= f * X[c * m + k];
-    }
-  }
-  return X;
-}
 
 /** The argmin of ||psi Wd - psi_K W||^2 + lambda ||W - Wd_K||^2 from its normal equations. */
 function ridgeArgmin(psi: Float64Array, N: number, D: number, Wd: Float64Array, out: number, keep: number[], lambda: number) {
@@ -51,14 +30,14 @@ function ridgeArgmin(psi: Float64Array, N: number, D: number, Wd: Float64Array, 
       B[i * out + o] = s;
     }
   }
-  return gaussSolve(M, B, k, out);
+  return solve64(M, B, k, out);
 }
 
 describe('ridgeCompensation', () => {
   const N = 40;
   const D = 10;
   const out = 6;
-  const rand = seededRandom(6);
+  const rand = createRng(6);
   // Correlated channels, so that compensation has something to do.
   const base = Float64Array.from({ length: N * 4 }, () => rand() - 0.5);
   const mix = Float64Array.from({ length: 4 * D }, () => rand() - 0.5);

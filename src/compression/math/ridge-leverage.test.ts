@@ -1,33 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidRequest } from '../../errors.ts';
-import { seededRandom } from '../../../test/reference/random-model.ts';
+import { createRng } from '../../serving/generate/sampling.ts';
+import { solve64 } from '../../../test/reference/solve64.ts';
 import { accumulateGram } from './gram.ts';
 import { ridgeLeverage } from './ridge-leverage.ts';
-
-/** Solves M X = B (n x n, n x m) by Gaussian elimination with partial pivoting. */
-function gaussSolve(M: Float64Array, B: Float64Array, n: number, m: number): Float64Array {
-  const A = Float64Array.from(M);
-  const X = Float64Array.from(B);
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(A[r * n + c]) > Math.abs(A[p * n + c])) p = r;
-    for (let k = 0; k < n; k++) [A[c * n + k], A[p * n + k]] = [A[p * n + k], A[c * n + k]];
-    for (let k = 0; k < m; k++) [X[c * m + k], X[p * m + k]] = [X[p * m + k], X[c * m + k]];
-    for (let r = c + 1; r < n; r++) {
-      const f = A[r * n + c] / A[c * n + c];
-      for (let k = c; k < n; k++) A[r * n + k] -= f * A[c * n + k];
-      for (let k = 0; k < m; k++) X[r * m + k] -= f * X[c * m + k];
-    }
-  }
-  for (let r = n - 1; r >= 0; r--) {
-    for (let k = 0; k < m; k++) {
-      let s = X[r * m + k];
-      for (let j = r + 1; j < n; j++) s -= A[r * n + j] * X[j * m + k];
-      X[r * m + k] = s / A[r * n + r];
-    }
-  }
-  return X;
-}
 
 describe('ridgeLeverage', () => {
   it('diagonal C: s_i = c_i / (c_i + lambda)', () => {
@@ -40,7 +16,7 @@ describe('ridgeLeverage', () => {
   it('equals diag(C (C + lambda I)^-1) for a rank-deficient Gram matrix', () => {
     const D = 12;
     const N = 8;
-    const rand = seededRandom(5);
+    const rand = createRng(5);
     const psi = Float64Array.from({ length: N * D }, () => rand() - 0.5);
     const C = new Float64Array(D * D);
     accumulateGram(C, psi, N, D);
@@ -52,7 +28,7 @@ describe('ridgeLeverage', () => {
     const A = Float64Array.from(C);
     for (let i = 0; i < D; i++) A[i * D + i] += lambda;
     // (C + lambda I) X = C  =>  X = (C + lambda I)^-1 C, and diag(C (C+lI)^-1) = diag(X) by symmetry.
-    const X = gaussSolve(A, C, D, D);
+    const X = solve64(A, C, D, D);
     let sum = 0;
     for (let i = 0; i < D; i++) {
       expect(scores[i]).toBeCloseTo(X[i * D + i], 12);

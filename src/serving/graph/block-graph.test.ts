@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { randomModel } from '../../../test/fixtures/random-model.ts';
 import { attention64, attentionHeads64, block64, mlpActivations64, rmsNorm64 } from '../../../test/reference/forward64.ts';
+import { relErr } from '../../../test/reference/compare.ts';
 import { createGraphSession } from '../session/local-backend.ts';
 import { buildBlockGraph, buildGramGraph } from './block-graph.ts';
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / den;
-}
 
 describe('block graph', () => {
   it('matches the float64 block, per-head outputs and MLP activations', async () => {

@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { randomModel } from '../../../test/fixtures/random-model.ts';
 import { forward64 } from '../../../test/reference/forward64.ts';
+import { relErr } from '../../../test/reference/compare.ts';
 import type { LlamaModel } from '../../model/types.ts';
 import { createDecoderSession } from './local-backend.ts';
-
-/** max |a-b| / max |b| over all logits: the relative error the issue bounds by 1e-4. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / den;
-}
 
 const shapes: [string, Parameters<typeof randomModel>[0]][] = [
   ['MHA untied', { numHeads: 4, numKvHeads: 4, seed: 2 }],

@@ -166,6 +166,14 @@ describe('the Worker under wrangler dev', () => {
     const last = seen.at(-1)!;
     expect(last).toMatchObject({ method: 'POST', url: '/v1/completions', body });
     expect(last.headers.authorization).toBeUndefined();
+    // before the first request of a family, the serving node is told what to serve (with the worker token)
+    const told = seen.filter((r) => r.url === '/v1/worker/serve');
+    expect(told).toHaveLength(1);
+    expect(told[0].headers.authorization).toBe(`Bearer ${WORKER_TOKEN}`);
+    const announced = JSON.parse(told[0].body) as { variants: { id: string; model_id: string; variant: string; parent: string | null }[] };
+    expect(announced.variants.map((v) => [v.id, v.variant, v.parent])).toEqual([['direct', 'original', null], ['direct:flat-50', 'flat-50', 'direct']]);
+    await call('/v1/completions', { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body });
+    expect(seen.filter((r) => r.url === '/v1/worker/serve')).toHaveLength(1);
     expect((await json('/v1/chat/completions', { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: '{"messages":[]}' })).status).toBe(400);
   });
 });
