@@ -6,7 +6,9 @@ import { serve } from '@hono/node-server';
 import { mkdir } from 'node:fs/promises';
 import { ensureLocalAdminKey } from './access/keys.ts';
 import { createApp } from './app.ts';
+import { abRouteStore, listAbRoutes } from './db/queries/ab-routes.ts';
 import type { AuthConfig } from './routes/auth.ts';
+import { AbRouter } from './serving/ab-router.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { loadModel } from './model/load.ts';
 import { ModelPool } from './serving/model-pool.ts';
@@ -27,7 +29,9 @@ async function main(): Promise<void> {
   }
   const auth: AuthConfig = open ? { mode: 'open' } : { mode: 'keys', adminKey: config.adminKey, db: platform.db };
   if (open) console.log('flatgate: open mode, no API keys required (local use only)');
-  const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes, platform, auth });
+  const router = new AbRouter(abRouteStore(platform.db));
+  router.restore((await listAbRoutes(platform.db)).map((r) => ({ model: r.model, arms: r.arms, shadowRate: r.shadowRate })));
+  const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes, platform, auth, router });
   let worker: ChildProcess | null = null;
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     console.log(`flatgate listening on http://${config.host}:${info.port} (data: ${config.dataDir}, objects: ${platform.s3.endpoint ?? 'S3'})`);

@@ -129,3 +129,11 @@ export const apiKeys = sqliteTable('api_keys', {
   createdAt: integer().notNull(),
   revokedAt: integer(),
 });
+
+/** A/B routes: a model name's split between its variants, and its shadow share. */
+export const abRoutes = sqliteTable('ab_routes', {
+  model: text().primaryKey(),
+  arms: text({ mode: 'json' }).$type<{ variant: string; weight: number }[]>().notNull(),
+  shadowRate: real().notNull().default(0),
+  updatedAt: integer().notNull(),
+});

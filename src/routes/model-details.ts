@@ -75,7 +75,7 @@ modelDetailsRoute.delete('/v1/models/:id', async (c) => {
   assertCanManage(c, id, model.owner);
   for (const v of await variantsOfModel(db, model.id)) await c.var.pool.remove(v.id);
   await c.var.pool.remove(model.name);
-  c.var.inference.router.delete(model.name);
+  await c.var.inference.router.delete(model.name);
   await deleteModel(db, model.id);
   await store.deletePrefix(modelPrefix(model.id));
   return c.json({ id: model.id, object: 'model', deleted: true });

@@ -40,7 +40,7 @@ export const modelsRoute = new Hono<AppEnv>()
       const v = c.var.pool.get(arm.variant);
       if (v.id !== id && v.info.parent !== id) throw new InvalidRequest(`${arm.variant} is not a variant of ${id}`, 'arms');
     }
-    const route = c.var.inference.router.set({ model: id, arms: body.arms, shadowRate: body.shadow_rate ?? 0 });
+    const route = await c.var.inference.router.set({ model: id, arms: body.arms, shadowRate: body.shadow_rate ?? 0 });
     return c.json({ object: 'route', model: id, arms: route.arms, shadow_rate: route.shadowRate });
   })
   .get('/v1/models/:id/route', (c) => {
@@ -49,10 +49,10 @@ export const modelsRoute = new Hono<AppEnv>()
     const route = c.var.inference.router.get(id);
     return c.json(route ? { object: 'route', model: id, arms: route.arms, shadow_rate: route.shadowRate } : { object: 'route', model: id, arms: [], shadow_rate: 0 });
   })
-  .delete('/v1/models/:id/route', (c) => {
+  .delete('/v1/models/:id/route', async (c) => {
     const id = c.req.param('id');
     assertCanManage(c, id, c.var.pool.get(id).info.owner);
-    return c.json({ object: 'route', model: id, deleted: c.var.inference.router.delete(id) });
+    return c.json({ object: 'route', model: id, deleted: await c.var.inference.router.delete(id) });
   })
   .get('/v1/models/:id/comparison', async (c) => {
     assertCanUse(c, c.req.param('id'), c.var.pool.get(c.req.param('id')).info.owner);

@@ -48,15 +48,30 @@ export function validateRoute(route: AbRoute): AbRoute {
   return route;
 }
 
+/** Where routes are kept across restarts (the database); the router works in memory without one. */
+export interface RouteStore {
+  save(route: AbRoute): Promise<void>;
+  remove(model: string): Promise<void>;
+}
+
 /**
  * Holds routes by model name.
- * @example router.set({ model: 'm', arms: [{ variant: 'm', weight: 90 }, { variant: 'm:flattengpt-25', weight: 10 }], shadowRate: 0 });
+ * @example await router.set({ model: 'm', arms: [{ variant: 'm', weight: 90 }, { variant: 'm:flattengpt-25', weight: 10 }], shadowRate: 0 });
  */
 export class AbRouter {
   private readonly routes = new Map<string, AbRoute>();
 
-  set(route: AbRoute): AbRoute {
-    this.routes.set(route.model, validateRoute(route));
+  constructor(private readonly store?: RouteStore) {}
+
+  /** Puts back routes saved earlier (at start), without writing them again. */
+  restore(routes: AbRoute[]): void {
+    for (const r of routes) this.routes.set(r.model, validateRoute(r));
+  }
+
+  async set(route: AbRoute): Promise<AbRoute> {
+    validateRoute(route);
+    await this.store?.save(route);
+    this.routes.set(route.model, route);
     return route;
   }
 
@@ -64,7 +79,8 @@ export class AbRouter {
     return this.routes.get(model);
   }
 
-  delete(model: string): boolean {
+  async delete(model: string): Promise<boolean> {
+    await this.store?.remove(model);
     return this.routes.delete(model);
   }
 

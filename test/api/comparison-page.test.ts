@@ -112,10 +112,10 @@ describe('GET /v1/models/:id/comparison as a page', () => {
         for await (const _ of stream) void _;
       }
     }
-    gw.router.set({ model: 'stories260K', arms: [{ variant: 'stories260K', weight: 1 }, { variant: VARIANT, weight: 0 }], shadowRate: 1 });
+    await gw.router.set({ model: 'stories260K', arms: [{ variant: 'stories260K', weight: 1 }, { variant: VARIANT, weight: 0 }], shadowRate: 1 });
     for (let i = 0; i < 2; i++) await client.completions.create({ model: 'stories260K', prompt: 'Tom had a dog', max_tokens: 10, temperature: 0, user: `u${i}` });
     for (let t = 0; t < 100 && (gw.metrics.agreement('stories260K', VARIANT)?.requests ?? 0) < 2; t++) await new Promise((r) => setTimeout(r, 50));
-    gw.router.delete('stories260K');
+    await gw.router.delete('stories260K');
     const agreement = gw.metrics.agreement('stories260K', VARIANT)!;
     expect(agreement.requests).toBe(2);
 

@@ -147,7 +147,7 @@ describe('A/B routing and shadow traffic', () => {
   });
 
   it('a 90/10 canary sends about a tenth to the variant', async () => {
-    gw.router.set({ model: 'stories260K', arms: [{ variant: 'stories260K', weight: 90 }, { variant: VARIANT, weight: 10 }], shadowRate: 0 });
+    await gw.router.set({ model: 'stories260K', arms: [{ variant: 'stories260K', weight: 90 }, { variant: VARIANT, weight: 10 }], shadowRate: 0 });
     let variant = 0;
     const n = 2000;
     for (let u = 0; u < n; u++) if (gw.router.assign(gw.router.get('stories260K')!, `canary-${u}`).variant === VARIANT) variant++;
