@@ -56,7 +56,7 @@ export async function* generate(
   const budget = Math.min(params.maxTokens, decoder.maxPositions - promptIds.length);
   if (budget <= 0) return 'length';
 
-  let step = await decoder.step(promptIds, 1, null, 1);
+  let step = await decoder.step(promptIds, 1, null, 1, promptIds.length + budget);
   for (;;) {
     if (signal?.aborted) return 'stop';
     const row = step.logits.subarray(step.logits.length - decoder.vocabSize);

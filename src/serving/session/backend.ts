@@ -54,8 +54,10 @@ export interface DecoderSession {
   readonly numLayers: number;
   /**
    * Runs `ids` ([batch, seq] row-major, all rows the same length) after `cache` (or from scratch).
-   * `logitsToKeep` limits logits to the last n positions (all by default).
+   * `logitsToKeep` limits logits to the last n positions (all by default). `capacity` sizes a new cache
+   * for the positions the sequence will reach (it grows when exceeded). The cache passed in is consumed:
+   * continue with the one returned.
    */
-  step(ids: readonly number[], batch: number, cache: KvCache | null, logitsToKeep?: number): Promise<DecoderStep>;
+  step(ids: readonly number[], batch: number, cache: KvCache | null, logitsToKeep?: number, capacity?: number): Promise<DecoderStep>;
   release(): Promise<void>;
 }

@@ -51,6 +51,21 @@ describe('exported decoder graph vs the float64 reference', () => {
     await s.release();
   });
 
+  it('grows a cache past its capacity, and refuses a cache that was already consumed', async () => {
+    const model = randomModel({ seed: 21 });
+    const ids = Array.from({ length: 20 }, (_, i) => (i * 13 + 2) % model.config.vocabSize);
+    const ref = forward64(model, ids);
+    const s = await createDecoderSession(model, { threads: 1, provider: 'cpu' });
+    let step = await s.step(ids.slice(0, 2), 1, null, 1, 3);
+    const first = step.cache;
+    for (let t = 2; t < ids.length; t++) {
+      step = await s.step([ids[t]], 1, step.cache);
+      expect(relErr(step.logits, ref.logits[t])).toBeLessThan(1e-4);
+    }
+    await expect(s.step([1], 1, first)).rejects.toThrow(/already used/);
+    await s.release();
+  });
+
   it('rejects a context overflow and out-of-vocabulary ids', async () => {
     const model = randomModel({ maxPositions: 8 });
     const s = await createDecoderSession(model, { threads: 1, provider: 'cpu' });

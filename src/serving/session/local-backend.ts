@@ -81,10 +81,17 @@ export async function createGraphSession(graph: SerializedModel, opts: SessionOp
   };
 }
 
-/** The KV cache as onnxruntime tensors, one key and one value per layer. */
+/**
+ * The KV cache: one key and one value buffer per layer, [batch, kvHeads, capacity, headDim]. Each step
+ * passes the same buffer as past input and as present output, so GroupQueryAttention appends the new
+ * positions in place (shared-buffer mode) instead of copying the whole cache out and back every token.
+ * A cache is consumed by the step it is passed to: use the cache that step returns.
+ */
 interface OrtKvCache extends KvCache {
-  keys: ort.Tensor[];
-  values: ort.Tensor[];
+  capacity: number;
+  keys: Float32Array[];
+  values: Float32Array[];
+  consumed: boolean;
 }
 
 /**
@@ -99,13 +106,38 @@ export async function createDecoderSession(
   const { session, provider } = await createOrtSession(graph, opts);
   const cfg = model.config;
   const L = model.layers.length;
-  const kvShape = (batch: number, len: number) => [batch, cfg.numKvHeads, len, cfg.headDim];
+  const rowSize = cfg.numKvHeads * cfg.headDim;
 
-  async function step(ids: readonly number[], batch: number, cache: KvCache | null, logitsToKeep?: number): Promise<DecoderStep> {
+  const allocate = (batch: number, capacity: number, length: number): OrtKvCache => ({
+    batch,
+    length,
+    capacity,
+    keys: Array.from({ length: L }, () => new Float32Array(batch * rowSize * capacity)),
+    values: Array.from({ length: L }, () => new Float32Array(batch * rowSize * capacity)),
+    consumed: false,
+  });
+
+  /** A larger cache holding the same positions (each [batch, head] block keeps its first `length` rows). */
+  const grow = (c: OrtKvCache, capacity: number): OrtKvCache => {
+    const next = allocate(c.batch, capacity, c.length);
+    const block = c.length * cfg.headDim;
+    for (let l = 0; l < L; l++) {
+      for (let bh = 0; bh < c.batch * cfg.numKvHeads; bh++) {
+        const from = bh * c.capacity * cfg.headDim;
+        const to = bh * capacity * cfg.headDim;
+        next.keys[l].set(c.keys[l].subarray(from, from + block), to);
+        next.values[l].set(c.values[l].subarray(from, from + block), to);
+      }
+    }
+    return next;
+  };
+
+  async function step(ids: readonly number[], batch: number, cache: KvCache | null, logitsToKeep?: number, capacity?: number): Promise<DecoderStep> {
     const seq = ids.length / batch;
     if (!Number.isInteger(seq) || seq < 1) throw new InvalidRequest(`${ids.length} token ids do not split into ${batch} equal rows`);
     const past = cache as OrtKvCache | null;
     if (past && past.batch !== batch) throw new InvalidRequest('cache batch size differs from the input batch size');
+    if (past?.consumed) throw new InvalidRequest('this KV cache was already used by a step: pass the cache that step returned');
     const pastLen = past?.length ?? 0;
     const total = pastLen + seq;
     if (total > cfg.maxPositions) {
@@ -114,6 +146,12 @@ export async function createDecoderSession(
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id >= cfg.vocabSize) throw new InvalidRequest(`token id ${id} is outside the vocabulary`);
     }
+    let kv: OrtKvCache;
+    if (!past) kv = allocate(batch, Math.min(cfg.maxPositions, Math.max(total, capacity ?? total)), 0);
+    else if (total > past.capacity) kv = grow(past, Math.min(cfg.maxPositions, Math.max(total, 2 * past.capacity)));
+    else kv = past;
+    if (past) past.consumed = true;
+
     const positions = new BigInt64Array(batch * seq);
     for (let b = 0; b < batch; b++) for (let s = 0; s < seq; s++) positions[b * seq + s] = BigInt(pastLen + s);
     const keep = Math.min(seq, Math.max(1, logitsToKeep ?? seq));
@@ -123,18 +161,19 @@ export async function createDecoderSession(
       position_ids: new ort.Tensor('int64', positions, [batch, seq]),
       num_logits_to_keep: new ort.Tensor('int64', BigInt64Array.of(BigInt(keep)), [1]),
     };
-    const empty = new ort.Tensor('float32', new Float32Array(0), kvShape(batch, 0));
+    const fetches: Record<string, ort.Tensor | null> = { logits: null };
+    const dims = [batch, cfg.numKvHeads, kv.capacity, cfg.headDim];
     for (let l = 0; l < L; l++) {
-      feeds[`past_key_values.${l}.key`] = past ? past.keys[l] : empty;
-      feeds[`past_key_values.${l}.value`] = past ? past.values[l] : empty;
+      const key = new ort.Tensor('float32', kv.keys[l], dims);
+      const value = new ort.Tensor('float32', kv.values[l], dims);
+      feeds[`past_key_values.${l}.key`] = key;
+      feeds[`past_key_values.${l}.value`] = value;
+      fetches[`present.${l}.key`] = key;
+      fetches[`present.${l}.value`] = value;
     }
-    const out = await session.run(feeds);
-    const next: OrtKvCache = {
-      batch,
-      length: total,
-      keys: Array.from({ length: L }, (_, l) => out[`present.${l}.key`]),
-      values: Array.from({ length: L }, (_, l) => out[`present.${l}.value`]),
-    };
+    if (opts.hiddenStates) for (let l = 0; l <= L; l++) fetches[`hidden_states.${l}`] = null;
+    const out = await session.run(feeds, fetches as ort.InferenceSession.FetchesType);
+    const next: OrtKvCache = { ...kv, length: total, consumed: false };
     const result: DecoderStep = { logits: out.logits.data as Float32Array, logitsLength: keep, cache: next };
     if (opts.hiddenStates) result.hidden = Array.from({ length: L + 1 }, (_, l) => out[`hidden_states.${l}`].data as Float32Array);
     return result;
