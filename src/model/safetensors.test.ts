@@ -3,18 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidModelFile, UnsupportedModel } from '../errors.ts';
-import {
-  bf16ToF32Array,
-  decodeSafetensors,
-  encodeSafetensors,
-  f16ToF32,
-  f16ToF32Array,
-  f32ToBf16Array,
-  f32ToF16Array,
-  readSafetensors,
-  readSafetensorsHeader,
-  writeSafetensors,
-} from './safetensors.ts';
+import { bf16ToF32Array, f16ToF32, f16ToF32Array, f32ToBf16Array, f32ToF16Array } from './half-float.ts';
+import { decodeSafetensors, encodeSafetensors, readSafetensors, readSafetensorsHeader, writeSafetensors } from './safetensors.ts';
 
 let dir: string;
 beforeAll(async () => {
