@@ -10,7 +10,7 @@ import { chatCompletionsRoute } from './routes/chat-completions.ts';
 import { completionsRoute } from './routes/completions.ts';
 import { modelsRoute } from './routes/models.ts';
 import { authenticate, type AuthConfig } from './routes/auth.ts';
-import { toOpenAIError } from './routes/openai-error.ts';
+import { handleErrorsAsOpenAI } from './routes/openai-error.ts';
 import { hooksRoute } from './routes/hooks.ts';
 import { jobsRoute } from './routes/jobs.ts';
 import { modelDetailsRoute } from './routes/model-details.ts';
@@ -65,13 +65,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', completionsRoute);
   app.route('/', chatCompletionsRoute);
   app.get('/metrics', (c) => c.text(inference.metrics.prometheus(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
-  app.notFound((c) => c.json({ error: { message: `No route for ${c.req.method} ${c.req.path}`, type: 'not_found_error', param: null, code: null } }, 404));
-  app.onError((err, c) => {
-    const { status, body } = toOpenAIError(err);
-    if (status >= 500) log(`${c.req.method} ${c.req.path} failed`, err);
-    // the rest of an oversize body is never read: close the connection so a client cannot reuse it
-    if (status === 413) c.header('connection', 'close');
-    return c.json(body, status);
-  });
+  handleErrorsAsOpenAI(app, log);
   return app;
 }

@@ -13,7 +13,7 @@ import { hooksRoute } from './routes/hooks.ts';
 import { jobsRoute } from './routes/jobs.ts';
 import { modelCatalogRoute } from './routes/model-catalog.ts';
 import { modelDetailsRoute } from './routes/model-details.ts';
-import { toOpenAIError } from './routes/openai-error.ts';
+import { handleErrorsAsOpenAI } from './routes/openai-error.ts';
 import { r2UploadsRoute } from './routes/r2-uploads.ts';
 import { servingProxyRoute } from './routes/serving-proxy.ts';
 
@@ -57,11 +57,6 @@ export function createCloudflareApp(log: (msg: string, err?: unknown) => void = 
   app.route('/', modelDetailsRoute);
   app.route('/', hooksRoute);
   app.route('/', jobsRoute);
-  app.notFound((c) => c.json({ error: { message: `No route for ${c.req.method} ${c.req.path}`, type: 'not_found_error', param: null, code: null } }, 404));
-  app.onError((err, c) => {
-    const { status, body } = toOpenAIError(err);
-    if (status >= 500) log(`${c.req.method} ${c.req.path} failed`, err);
-    return c.json(body, status);
-  });
+  handleErrorsAsOpenAI(app, log);
   return app;
 }

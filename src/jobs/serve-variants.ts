@@ -8,12 +8,13 @@ import type { Db } from '../db/client.ts';
 import { FlatgateError } from '../errors.ts';
 import { findModel } from '../db/queries/models.ts';
 import { variantsOfModel, type VariantRow } from '../db/queries/variants.ts';
+import { publishedVariant, type PublishedVariant } from './published-variant.ts';
 import { loadModel } from '../model/load.ts';
 import type { ModelPool, ServedModelInfo } from '../serving/model-pool.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { downloadVariant, readManifest } from '../storage/publish-folder.ts';
 
-export { servedId } from './served-id.ts';
+export { servedId } from './published-variant.ts';
 
 /**
  * Registers every ready variant of `modelId` in `pool` (replacing older entries). Weights are fetched
@@ -25,19 +26,7 @@ export async function serveVariants(deps: ServeDeps, modelId: string): Promise<s
   if (!model) return [];
   const served: string[] = [];
   for (const v of (await variantsOfModel(deps.db, modelId)).filter((x: VariantRow) => x.status === 'ready')) {
-    registerVariant(deps, {
-      id: v.id,
-      modelId,
-      variant: v.name,
-      parent: v.method === 'original' ? null : model.name,
-      method: v.method,
-      created: Math.floor(v.createdAt / 1000),
-      layers: v.layers,
-      params: v.params,
-      bytes: v.bytes,
-      evaluation: v.evaluation as Record<string, unknown> | null,
-      owner: model.owner,
-    });
+    registerVariant(deps, publishedVariant(model, v));
     served.push(v.id);
   }
   return served;
@@ -49,15 +38,6 @@ export interface ServeDeps {
   store: ObjectStore;
   pool: ModelPool;
   cacheDir: string;
-}
-
-/** A published variant: where its files are in the bucket, and what the pool shows of it. */
-export interface PublishedVariant extends ServedModelInfo {
-  /** The served id (`name` or `name:variant`). */
-  id: string;
-  modelId: string;
-  /** Its folder under `models/<modelId>/`. */
-  variant: string;
 }
 
 /**

@@ -6,7 +6,7 @@ import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import type { IntakeDeps } from '../jobs/intake.ts';
 import type { JobQueue } from '../jobs/queue.ts';
-import type { PublishedVariant } from '../jobs/serve-variants.ts';
+import type { PublishedVariant } from '../jobs/published-variant.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 
 /** The runtime's resources. */

@@ -9,7 +9,7 @@ import type { Job } from '../db/queries/jobs.ts';
 import { findModel, setModelStatus } from '../db/queries/models.ts';
 import { upsertVariant } from '../db/queries/variants.ts';
 import { FlatgateError } from '../errors.ts';
-import { servedId } from '../jobs/served-id.ts';
+import { servedId } from '../jobs/published-variant.ts';
 import { variantPrefix } from '../storage/layout.ts';
 import { canUse } from '../access/keys.ts';
 import { parseJson } from './validate.ts';

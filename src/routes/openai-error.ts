@@ -2,6 +2,7 @@
  * @module The one mapping from errors to OpenAI's error shape `{error:{message,type,param,code}}`.
  * Unknown errors become a 500 with a fixed message; their cause is logged, never sent.
  */
+import type { Env, Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { FlatgateError } from '../errors.ts';
@@ -38,4 +39,19 @@ export function toOpenAIError(err: unknown): { status: ContentfulStatusCode; bod
     status: 500,
     body: { error: { message: 'The server had an error while processing your request', type: 'server_error', param: null, code: null } },
   };
+}
+
+/**
+ * Registers the one not-found and error handler on `app`: every error leaves in OpenAI's shape, server
+ * errors are logged (never sent), and an oversize body's connection is closed, since the rest of that
+ * body is never read and a client must not reuse the socket.
+ */
+export function handleErrorsAsOpenAI<E extends Env>(app: Hono<E>, log: (msg: string, err?: unknown) => void): void {
+  app.notFound((c) => c.json({ error: { message: `No route for ${c.req.method} ${c.req.path}`, type: 'not_found_error', param: null, code: null } }, 404));
+  app.onError((err, c) => {
+    const { status, body } = toOpenAIError(err);
+    if (status >= 500) log(`${c.req.method} ${c.req.path} failed`, err);
+    if (status === 413) c.header('connection', 'close');
+    return c.json(body, status);
+  });
 }

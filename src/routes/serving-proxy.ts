@@ -8,6 +8,7 @@ import { Hono, type Context } from 'hono';
 import { canUse } from '../access/keys.ts';
 import { findModelByName, type ModelRow } from '../db/queries/models.ts';
 import { variantsOfModel } from '../db/queries/variants.ts';
+import { publishedVariant } from '../jobs/published-variant.ts';
 import { InvalidRequest, ModelNotFound } from '../errors.ts';
 import type { CloudflareAppEnv } from '../platform/cloudflare.ts';
 
@@ -26,19 +27,10 @@ async function announceFamily(c: Context<CloudflareAppEnv>, model: string, row: 
   const ready = (await variantsOfModel(p.db, row.id)).filter((v) => v.status === 'ready');
   const key = `${model}|${ready.map((v) => `${v.id}@${v.createdAt}`).join(',')}`;
   if (ready.length === 0 || announced.has(key)) return;
-  const variants = ready.map((v) => ({
-    id: v.id,
-    model_id: row.id,
-    variant: v.name,
-    parent: v.method === 'original' ? null : row.name,
-    method: v.method,
-    created: Math.floor(v.createdAt / 1000),
-    layers: v.layers,
-    params: v.params,
-    bytes: v.bytes,
-    evaluation: v.evaluation as Record<string, unknown> | null,
-    owner: row.owner,
-  }));
+  const variants = ready.map((v) => {
+    const { modelId, ...rest } = publishedVariant(row, v);
+    return { ...rest, model_id: modelId };
+  });
   const headers = { authorization: `Bearer ${p.workerToken}`, 'content-type': 'application/json' };
   const res = await p.serving(new Request(new URL('/v1/worker/serve', c.req.url), { method: 'POST', headers, body: JSON.stringify({ variants }) }), model);
   if (res.ok) announced.add(key);
