@@ -5,6 +5,9 @@
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findModelByName } from '../../src/db/queries/models.ts';
+import { variantsOfModel } from '../../src/db/queries/variants.ts';
+import { publishedVariant } from '../../src/jobs/published-variant.ts';
 import { loadModel } from '../../src/model/load.ts';
 import { CALIB_FILE, EVAL_FILE, storiesTarGz } from './archives.ts';
 import { startTestGateway, TOKEN, waitForJob, type TestGateway } from './gateway.ts';
@@ -81,6 +84,38 @@ describe('upload -> job -> variants', () => {
 
     const hf = await loadModel((await import('node:path')).join(gw.dataDir, 'cache', body.model.id, 'flattengpt-20'));
     expect(hf.model.layers.length).toBe(4);
+  });
+
+  it('a second serving node told about the published variants (as the Worker tells its containers) serves them from the bucket', async () => {
+    const other = await startTestGateway({ FLATGATE_S3_ENDPOINT: gw.platform.s3.endpoint!, FLATGATE_S3_BUCKET: gw.platform.s3.bucket });
+    try {
+      const model = (await findModelByName(gw.platform.db, 'tiny'))!;
+      const variants = (await variantsOfModel(gw.platform.db, model.id)).map((v) => {
+        const { modelId, ...rest } = publishedVariant(model, v);
+        return { ...rest, model_id: modelId };
+      });
+      const tell = (token: string) =>
+        fetch(`${other.url}/v1/worker/serve`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ variants }) });
+      expect((await tell('wrong-token')).status).toBe(401);
+      const told = await tell(TOKEN);
+      expect(told.status).toBe(200);
+      expect(((await told.json()) as { data: string[] }).data.sort()).toEqual(['tiny', 'tiny:flattengpt-20', 'tiny:shortgpt-20']);
+      const out = await fetch(`${other.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'tiny:flattengpt-20', prompt: 'Once upon a time', max_tokens: 8, temperature: 0 }),
+      });
+      expect(out.status).toBe(200);
+      const here = await fetch(`${gw.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'tiny:flattengpt-20', prompt: 'Once upon a time', max_tokens: 8, temperature: 0 }),
+      });
+      expect(((await out.json()) as { choices: { text: string }[] }).choices[0].text).toBe(((await here.json()) as { choices: { text: string }[] }).choices[0].text);
+      expect((await other.pool.get('tiny:flattengpt-20').loaded()).model.layers.length).toBe(4);
+    } finally {
+      await other.close();
+    }
   });
 
   it('a direct bucket upload starts the same job through its event; a repeated event creates nothing', async () => {
