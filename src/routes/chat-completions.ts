@@ -7,10 +7,9 @@ import { streamSSE } from 'hono/streaming';
 import { randomUUID } from 'node:crypto';
 import type { AppEnv } from '../app-env.ts';
 import { renderChat } from '../serving/chat-template.ts';
-import { resolveTarget, runCompletion } from '../serving/inference.ts';
-import { chatLogprobs, choiceParams, runChoices, toParams, usageOf, userKey } from './run-choices.ts';
+import { runCompletion } from '../serving/inference.ts';
+import { chatLogprobs, choiceParams, runChoices, toParams, usageOf, targetOf } from './run-choices.ts';
 import { chatRequest, type ChatRequest } from './schemas.ts';
-import { assertCanUse } from './auth.ts';
 import { parseJson } from './validate.ts';
 
 function messagesOf(req: ChatRequest) {
@@ -24,8 +23,7 @@ function messagesOf(req: ChatRequest) {
 export const chatCompletionsRoute = new Hono<AppEnv>().post('/v1/chat/completions', async (c) => {
   const arrival = performance.now();
   const req = await parseJson(c, chatRequest);
-  const target = resolveTarget(c.var.inference, req.model, userKey(c, req.user));
-  assertCanUse(c, req.model, target.served.info.owner);
+  const target = await targetOf(c, req.model, req.user);
   const loaded = await target.served.loaded();
   const prompt = renderChat(messagesOf(req), loaded.tokenizer.tokenizerConfig?.());
   const maxTokens = req.max_completion_tokens ?? req.max_tokens;

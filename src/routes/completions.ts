@@ -9,18 +9,16 @@ import { randomUUID } from 'node:crypto';
 import type { AppEnv } from '../app-env.ts';
 import { InvalidRequest } from '../errors.ts';
 import { scorePrompt } from '../serving/completion.ts';
-import { resolveTarget, runCompletion } from '../serving/inference.ts';
-import { choiceParams, completionLogprobs, runChoices, toParams, usageOf, userKey } from './run-choices.ts';
+import { runCompletion } from '../serving/inference.ts';
+import { choiceParams, completionLogprobs, runChoices, toParams, usageOf, targetOf } from './run-choices.ts';
 import { completionRequest } from './schemas.ts';
-import { assertCanUse } from './auth.ts';
 import { parseJson } from './validate.ts';
 
 /** The completions router. */
 export const completionsRoute = new Hono<AppEnv>().post('/v1/completions', async (c) => {
   const arrival = performance.now();
   const req = await parseJson(c, completionRequest);
-  const target = resolveTarget(c.var.inference, req.model, userKey(c, req.user));
-  assertCanUse(c, req.model, target.served.info.owner);
+  const target = await targetOf(c, req.model, req.user);
   const params = toParams(req, req.prompt, 16, req.logprobs ?? 0);
   const n = req.n ?? 1;
   const base = { id: `cmpl-${randomUUID()}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: target.served.id };

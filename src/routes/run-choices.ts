@@ -7,7 +7,10 @@ import type { AppEnv } from '../app-env.ts';
 import { InvalidRequest } from '../errors.ts';
 import type { Tokenizer } from '../model/types.ts';
 import { pieceText, type CompletionDelta, type CompletionEnd, type CompletionParams } from '../serving/completion.ts';
-import { runCompletion, type Target } from '../serving/inference.ts';
+import { findModelByName } from '../db/queries/models.ts';
+import { ModelNotFound, VariantNotReady } from '../errors.ts';
+import { resolveTarget, runCompletion, type Target } from '../serving/inference.ts';
+import { assertCanUse } from './auth.ts';
 
 /** Largest n * max_tokens one request may ask for. */
 const MAX_TOTAL_TOKENS = 16_384;
@@ -117,4 +120,24 @@ export function chatLogprobs(tokenizer: Tokenizer, promptIds: readonly number[],
     return e;
   });
   return { content };
+}
+
+/**
+ * The request's target, checked against the caller's ownership. A model that is uploaded but still
+ * compressing answers 503 (not ready) rather than 404, whichever gateway is asked.
+ */
+export async function targetOf(c: Context<AppEnv>, model: string, user: string | null | undefined): Promise<Target> {
+  let target: Target;
+  try {
+    target = resolveTarget(c.var.inference, model, userKey(c, user));
+  } catch (err) {
+    const row = err instanceof ModelNotFound && c.var.platform ? await findModelByName(c.var.platform.db, model.split(':')[0]) : undefined;
+    if (row?.status === 'pending') {
+      assertCanUse(c, model, row.owner);
+      throw new VariantNotReady(model, 'its upload is still being compressed; GET /v1/models/' + row.name + ' shows the job');
+    }
+    throw err;
+  }
+  assertCanUse(c, model, target.served.info.owner);
+  return target;
 }

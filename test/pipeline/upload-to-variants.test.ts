@@ -5,7 +5,7 @@
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findModelByName } from '../../src/db/queries/models.ts';
+import { findModelByName, insertModel } from '../../src/db/queries/models.ts';
 import { variantsOfModel } from '../../src/db/queries/variants.ts';
 import { publishedVariant } from '../../src/jobs/published-variant.ts';
 import { loadModel } from '../../src/model/load.ts';
@@ -84,6 +84,17 @@ describe('upload -> job -> variants', () => {
 
     const hf = await loadModel((await import('node:path')).join(gw.dataDir, 'cache', body.model.id, 'flattengpt-20'));
     expect(hf.model.layers.length).toBe(4);
+  });
+
+  it('a model still compressing answers 503 (not ready), not 404', async () => {
+    await insertModel(gw.platform.db, { id: 'mdl_pending', name: 'still-compressing', status: 'pending', sourceBucket: 'b', sourceKey: 'k', createdAt: Date.now() });
+    for (const model of ['still-compressing', 'still-compressing:flattengpt-20']) {
+      const res = await fetch(`${gw.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model, prompt: 'A' }) });
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('model_not_ready');
+    }
+    const unknown = await fetch(`${gw.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'never-uploaded', prompt: 'A' }) });
+    expect(unknown.status).toBe(404);
   });
 
   it('a second serving node told about the published variants (as the Worker tells its containers) serves them from the bucket', async () => {
