@@ -10,7 +10,7 @@ import { modelArg, num, parse } from './args.ts';
 
 const USAGE =
   'flatgate compress <model> --method flattengpt|shortgpt|sleb [--merges N | --ratio R] --calib FILE [--calib-samples N] [--seq N] ' +
-  '[--seed S] [--rho X] [--no-prune] [--no-compensate] [--scores leverage|magnitude] [--eval-text FILE] [--threads N] --out DIR';
+  '[--seed S] [--rho X] [--no-prune] [--no-compensate] [--refit-o] [--scores leverage|magnitude] [--eval-text FILE] [--threads N] --out DIR';
 
 /** Renders a progress event as one terminal line. */
 export function progressLine(p: CompressionProgress): string {
@@ -28,8 +28,8 @@ export function jobFromFlags(values: Record<string, string | boolean | undefined
   if (!values.calib) throw new InvalidRequest('--calib FILE is required: a text file to calibrate on (e.g. a few hundred KB of text like the model\'s training data)', 'calib');
   const scoring = (values.scores as string | undefined) ?? 'leverage';
   if (scoring !== 'leverage' && scoring !== 'magnitude') throw new InvalidRequest('--scores must be leverage or magnitude', 'scores');
-  if (method !== 'flattengpt' && (values['no-prune'] || values['no-compensate'] || values.rho || values.scores)) {
-    throw new InvalidRequest('--rho, --scores, --no-prune and --no-compensate apply only to --method flattengpt', 'method');
+  if (method !== 'flattengpt' && (values['no-prune'] || values['no-compensate'] || values['refit-o'] || values.rho || values.scores)) {
+    throw new InvalidRequest('--rho, --scores, --no-prune, --no-compensate and --refit-o apply only to --method flattengpt', 'method');
   }
   return {
     method: method as Method,
@@ -43,6 +43,7 @@ export function jobFromFlags(values: Record<string, string | boolean | undefined
     rho: num(values.rho as string | undefined, 'rho', { min: 1e-12 }),
     prune: !values['no-prune'],
     compensate: !values['no-compensate'],
+    refitO: Boolean(values['refit-o']),
     scoring,
     threads: num(values.threads as string | undefined, 'threads', { min: 1, int: true }),
     evalText: values['eval-text'] as string | undefined,
@@ -62,6 +63,7 @@ export async function compressCommand(argv: string[]): Promise<void> {
     scores: { type: 'string' },
     'no-prune': { type: 'boolean' },
     'no-compensate': { type: 'boolean' },
+    'refit-o': { type: 'boolean' },
     'eval-text': { type: 'string' },
     threads: { type: 'string' },
     tokenizer: { type: 'string' },

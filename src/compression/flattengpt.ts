@@ -14,7 +14,8 @@ import { pruneHeads } from './flatten/prune.ts';
 import { topK } from './math/topk.ts';
 import { selectChannels, type ChannelScoring } from './mlp-selection.ts';
 import type { ProgressListener } from './progress.ts';
-import { collectHeadScores, collectMlpGram, collectSimilarity, type StatisticsOptions } from './statistics.ts';
+import { keptHeadDims, refitO } from './o-refit.ts';
+import { collectHeadStats, collectMlpGram, collectSimilarity, type StatisticsOptions } from './statistics.ts';
 import { layerShape } from './tensor-ops.ts';
 
 /** Default relative ridge rho. */
@@ -30,6 +31,8 @@ export interface FlattenGptOptions extends Omit<StatisticsOptions, 'onBatch'> {
   prune?: boolean;
   /** Refit down_proj on the kept channels (default true). */
   compensate?: boolean;
+  /** Refit o_proj on the kept heads by the same ridge closed form on the head outputs (default false). */
+  refitO?: boolean;
   /** MLP channel scores (default leverage). */
   scoring?: ChannelScoring;
   /** KV groups kept per flattened block (default the model's numKvHeads). */
@@ -52,7 +55,7 @@ export interface GroupDetail {
   /** S[first][last], the score the plan merged on. */
   similarity: number;
   /** Per query head f_i, the KV-group sums, and the kept KV groups (absent with prune off). */
-  heads?: { scores: number[]; groupScores: number[]; keptKvGroups: number[] };
+  heads?: { scores: number[]; groupScores: number[]; keptKvGroups: number[]; oLambda?: number };
   /** Per channel scores, kept channels and lambda (absent with prune off). */
   channels?: { scoring: ChannelScoring; scores: number[]; kept: number[]; lambda: number; compensated: boolean };
   seconds: number;
@@ -111,11 +114,16 @@ export async function flattenGpt(model: LlamaModel, calib: CalibrationSet, opts:
       let layer = wide;
       if (prune) {
         const onBatch = (stage: string) => (done: number, total: number) => progress({ stage, layer: first, done, total });
-        const headScores = await collectHeadScores(frontier, model, wide, { ...opts, onBatch: onBatch('head scores') });
-        const gScores = groupScores(headScores, groupSize);
+        const stats = await collectHeadStats(frontier, model, wide, { ...opts, gram: opts.refitO, onBatch: onBatch('head scores') });
+        const gScores = groupScores(stats.scores, groupSize);
         const keptKvGroups = topK(gScores, kvKeep);
         layer = pruneHeads(wide, cfg.headDim, gScores.length, groupSize, keptKvGroups);
-        detail.heads = { scores: [...headScores], groupScores: [...gScores], keptKvGroups };
+        detail.heads = { scores: [...stats.scores], groupScores: [...gScores], keptKvGroups };
+        if (stats.C) {
+          const refit = refitO(wide, layer, stats.C, keptHeadDims(keptKvGroups, groupSize, cfg.headDim), opts.rho ?? DEFAULT_RHO);
+          layer = refit.layer;
+          detail.heads.oLambda = refit.lambda;
+        }
         const { C } = await collectMlpGram(frontier, model, layer, { ...opts, onBatch: onBatch('mlp statistics') });
         const sel = selectChannels(C, layer, chKeep, {
           rho: opts.rho ?? DEFAULT_RHO,

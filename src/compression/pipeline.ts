@@ -32,6 +32,8 @@ export interface CompressJob {
   rho?: number;
   prune?: boolean;
   compensate?: boolean;
+  /** Refit o_proj on the kept heads (the optional ridge refit of flattengpt.md section 3). */
+  refitO?: boolean;
   scoring?: ChannelScoring;
   threads?: number;
   provider?: ProviderPreference;
@@ -100,10 +102,11 @@ export async function compress(
     const compensate = job.compensate ?? true;
     const scoring = job.scoring ?? 'leverage';
     const rho = job.rho ?? DEFAULT_RHO;
-    const r = await flattenGpt(model, calib, { ...session, merges, rho, prune, compensate, scoring, similarity, cacheActivations: job.cacheActivations });
+    const refitO = job.refitO ?? false;
+    const r = await flattenGpt(model, calib, { ...session, merges, rho, prune, compensate, refitO, scoring, similarity, cacheActivations: job.cacheActivations });
     result = r.model;
     extra = {
-      variant: { prune, compensate, scoring }, groups: r.plan.groups, rho, lambda: r.groups.flatMap((g) => g.channels ? [g.channels.lambda] : []),
+      variant: { prune, compensate, refit_o: refitO, scoring }, groups: r.plan.groups, rho, lambda: r.groups.flatMap((g) => g.channels ? [g.channels.lambda] : []),
       group_details: groupDetailsJson(r.groups), frontier: r.frontier, standard: r.standard,
     };
     if (!r.standard) notes.push('flattened blocks were not pruned back to the original width: not a standard checkpoint, so only report.json is written');

@@ -27,7 +27,7 @@ export interface EvaluationReport {
 /** The report.json object (snake_case, as written). */
 export interface CompressionReport {
   method: Method;
-  variant: { prune: boolean; compensate: boolean; scoring: string } | null;
+  variant: { prune: boolean; compensate: boolean; refit_o: boolean; scoring: string } | null;
   model: string;
   layers_before: number;
   layers_after: number;

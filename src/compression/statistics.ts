@@ -52,28 +52,37 @@ export async function collectSimilarity(model: LlamaModel, calib: CalibrationSet
   return { S: acc.matrix(), tokens: acc.count, provider: decoder.provider };
 }
 
-/** Per-query-head scores f_i of `layer` (flattengpt.md section 3) on the frontier activations. */
-export async function collectHeadScores(
+/**
+ * Head scores f_i (flattengpt.md section 3) over the frontier activations and, with `gram`, the Gram
+ * matrix Z^T Z of the per-head outputs (H*dh x H*dh, float64) that the optional o_proj refit needs.
+ */
+export async function collectHeadStats(
   frontier: ActivationFrontier,
   model: LlamaModel,
   layer: LayerWeights,
-  opts: StatisticsOptions = {},
-): Promise<Float64Array> {
+  opts: StatisticsOptions & { gram?: boolean } = {},
+): Promise<{ scores: Float64Array; C: Float64Array | null }> {
   const dh = model.config.headDim;
   const H = layer.q.rows / dh;
+  const Dz = H * dh;
   const acc = new HeadScoreAccumulator(layer.o, H, dh);
+  const C = opts.gram ? new Float64Array(Dz * Dz) : null;
   const block = await createBlockSession(layer, blockShape(model.config), opts);
+  const gram = C ? await createGraphSession(buildGramGraph(Dz), opts) : null;
   try {
     let done = 0;
     await frontier.forEach(async (hidden, b) => {
       const { head_outputs } = await block.run(hidden, b.batch, b.seq, ['head_outputs']);
-      acc.add(head_outputs!, b.batch * b.seq);
+      const n = b.batch * b.seq;
+      acc.add(head_outputs!, n);
+      if (C && gram) addInto(C, (await gram.run({ x: { data: head_outputs!, dims: [n, Dz] } })).gram.data as Float32Array);
       opts.onBatch?.(++done, frontier.batchCount);
     });
   } finally {
     await block.release();
+    await gram?.release();
   }
-  return acc.scores();
+  return { scores: acc.scores(), C };
 }
 
 /** C = psi^T psi over the frontier activations, psi = SiLU(gate) * up of `layer` (I x I, float64). */

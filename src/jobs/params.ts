@@ -21,6 +21,8 @@ export const compressionParamsSchema = z
     calib_samples: z.number().int().min(1).max(4096).default(32),
     seq: z.number().int().min(2).max(32768).optional(),
     seed: z.number().int().default(0),
+    /** FlattenGPT: also refit o_proj on the kept heads (the optional ridge refit). */
+    refit_o: z.boolean().default(false),
     evaluate: z.boolean().default(true),
     eval_key: z.string().min(1).max(1024).optional(),
     eval_file: z.string().min(1).max(4096).optional(),
@@ -49,7 +51,7 @@ export function paramsFromQuery(query: Record<string, string | undefined>): unkn
     if (v === undefined || k === 'name') continue;
     if (k === 'methods' || k === 'tasks') out[k] = v.split(',').map((s) => s.trim()).filter(Boolean);
     else if (nums.includes(k)) out[k] = v.trim() === '' ? NaN : Number(v);
-    else if (k === 'evaluate') out[k] = v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v;
+    else if (k === 'evaluate' || k === 'refit_o') out[k] = v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v;
     else out[k] = v;
   }
   return out;
