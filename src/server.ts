@@ -8,7 +8,9 @@ import { ensureLocalAdminKey } from './access/keys.ts';
 import { createApp } from './app.ts';
 import { abRouteStore, listAbRoutes } from './db/queries/ab-routes.ts';
 import type { AuthConfig } from './routes/auth.ts';
+import { insertRequestMetric } from './db/queries/request-metrics.ts';
 import { AbRouter } from './serving/ab-router.ts';
+import { MetricsStore } from './serving/metrics.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { loadModel } from './model/load.ts';
 import { ModelPool } from './serving/model-pool.ts';
@@ -31,18 +33,38 @@ async function main(): Promise<void> {
   if (open) console.log('flatgate: open mode, no API keys required (local use only)');
   const router = new AbRouter(abRouteStore(platform.db));
   router.restore((await listAbRoutes(platform.db)).map((r) => ({ model: r.model, arms: r.arms, shadowRate: r.shadowRate })));
-  const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes, platform, auth, router });
+  const metrics = new MetricsStore(undefined, (s) => {
+    insertRequestMetric(platform.db, s).catch((err) => console.error('flatgate: cannot record request metrics', err));
+  });
+  const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes, platform, auth, router, metrics });
   let worker: ChildProcess | null = null;
+  let stopping = false;
+  let restarts = 0;
+  // the embedded worker is supervised: if it dies, jobs would wait forever, so it comes back (with backoff)
+  const superviseWorker = (gatewayUrl: string) => {
+    const started = Date.now();
+    worker = startLocalWorker({ gatewayUrl, token: platform.workerToken, s3: platform.s3, env: process.env });
+    worker.on('exit', (code, signal) => {
+      if (stopping) return;
+      restarts = Date.now() - started > 60_000 ? 0 : restarts + 1;
+      const delay = Math.min(30_000, 1000 * 2 ** restarts);
+      console.error(`flatgate: the embedded worker exited (${signal ?? `code ${code}`}); restarting in ${delay / 1000} s`);
+      setTimeout(() => !stopping && superviseWorker(gatewayUrl), delay);
+    });
+  };
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     console.log(`flatgate listening on http://${config.host}:${info.port} (data: ${config.dataDir}, objects: ${platform.s3.endpoint ?? 'S3'})`);
     if (config.embeddedWorker) {
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-      worker = startLocalWorker({ gatewayUrl: `http://${host}:${info.port}`, token: platform.workerToken, s3: platform.s3, env: process.env });
+      superviseWorker(`http://${host}:${info.port}`);
     }
   });
   const stop = () => {
-    worker?.kill('SIGTERM');
-    server.close(() => void platform.close().finally(() => process.exit(0)));
+    stopping = true;
+    const child = worker;
+    const exited = child && child.exitCode === null && child.signalCode === null ? new Promise((done) => child.once('exit', done)) : Promise.resolve();
+    child?.kill('SIGTERM');
+    server.close(() => void Promise.all([exited, platform.close()]).finally(() => process.exit(0)));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -91,7 +91,7 @@ export const uploads = sqliteTable('uploads', {
   expiresAt: integer().notNull(),
 });
 
-/** One served request, for per-variant latency/throughput comparison (written by the serving layer). */
+/** One served request, for latency analysis across gateways (written by the Node entry's metrics sink). */
 export const requestMetrics = sqliteTable(
   'request_metrics',
   {

@@ -63,6 +63,8 @@ export async function completePresignedUpload(
     const head = await deps.store.head(row.key);
     if (!head) throw new InvalidRequest('The completed upload is not in the bucket', 'parts');
     if (head.size > deps.maxUploadBytes) throw new UploadTooLarge(deps.maxUploadBytes);
+    // part URLs do not bound part sizes: hold the client to the size it declared (and was granted quota for)
+    if (head.size > row.size) throw new InvalidRequest(`The upload has ${head.size} bytes, more than the ${row.size} declared`, 'size');
     const body = await deps.store.get(row.key);
     return await receiveUpload(deps, row.name, checkParams(row.params) as CompressionParams, body, { storedAt: row.key, owner: row.owner });
   } catch (err) {

@@ -31,13 +31,18 @@ const ROUTE_SCOPES: [string, RegExp, Scope][] = [
 /** Worker endpoints and the bucket hook check the worker token themselves. */
 const WORKER_PATHS = /^\/v1\/(worker\/|hooks\/s3$)/;
 
-/** The scope a request needs, or null when it needs no key. */
+/** The scope a request needs, or null when it needs no key. HEAD runs GET's handler, so it needs GET's scope. */
 export function scopeOf(method: string, path: string): Scope | null {
-  for (const [m, re, scope] of ROUTE_SCOPES) if (m === method && re.test(path)) return scope;
+  const m = method === 'HEAD' ? 'GET' : method;
+  for (const [rm, re, scope] of ROUTE_SCOPES) if (rm === m && re.test(path)) return scope;
   return null;
 }
 
-function bearer(c: Context): string | null {
+/** Paths outside the scope table that still need a valid key (any scope): the API, never answered anonymously. */
+const KEYED_PATHS = /^\/(v1|models|metrics)(\/|$)/;
+
+/** The Bearer token of a request, or null. */
+export function bearer(c: Context): string | null {
   const h = c.req.header('authorization');
   const m = h?.match(/^Bearer\s+(\S+)$/i);
   return m ? m[1] : null;
@@ -55,7 +60,7 @@ export function authenticate(config: AuthConfig, limiter = new RateLimiter()): M
       return next();
     }
     const scope = scopeOf(c.req.method, c.req.path);
-    if (scope === null) {
+    if (scope === null && !KEYED_PATHS.test(c.req.path)) {
       c.set('principal', open);
       return next();
     }
@@ -65,7 +70,7 @@ export function authenticate(config: AuthConfig, limiter = new RateLimiter()): M
     if (config.adminKey && (await sameKey(key, config.adminKey))) principal = operatorPrincipal('admin');
     else if (config.db) principal = await principalOfKey(config.db, key);
     if (!principal) throw new Unauthorized('The API key is not valid (unknown or revoked)');
-    if (!principal.scopes.has(scope) && !principal.scopes.has('admin')) throw new Forbidden(scope);
+    if (scope !== null && !principal.scopes.has(scope) && !principal.scopes.has('admin')) throw new Forbidden(scope);
     if (!limiter.take(principal.keyId, principal.rateLimit)) {
       throw new Overloaded(`Rate limit of ${principal.rateLimit} requests per minute reached for this API key`);
     }

@@ -4,7 +4,6 @@
  */
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { randomUUID } from 'node:crypto';
 import type { AppEnv } from '../app-env.ts';
 import { renderChat } from '../serving/chat-template.ts';
 import { runCompletion } from '../serving/inference.ts';
@@ -30,7 +29,7 @@ export const chatCompletionsRoute = new Hono<AppEnv>().post('/v1/chat/completion
   const defaultMax = loaded.model.config.maxPositions - loaded.tokenizer.encode(prompt, { bos: true }).length;
   const params = toParams({ ...req, max_tokens: maxTokens }, prompt, Math.max(0, Math.min(defaultMax, 256)), req.logprobs ? (req.top_logprobs ?? 0) : 0);
   const n = req.n ?? 1;
-  const base = { id: `chatcmpl-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: target.served.id };
+  const base = { id: `chatcmpl-${crypto.randomUUID()}`, created: Math.floor(Date.now() / 1000), model: target.served.id };
   c.header('x-flatgate-variant', target.served.id);
 
   if (req.stream) {

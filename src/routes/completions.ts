@@ -5,14 +5,23 @@
  */
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { randomUUID } from 'node:crypto';
 import type { AppEnv } from '../app-env.ts';
 import { InvalidRequest } from '../errors.ts';
 import { scorePrompt } from '../serving/completion.ts';
-import { runCompletion } from '../serving/inference.ts';
+import { runCompletion, type Target } from '../serving/inference.ts';
 import { choiceParams, completionLogprobs, runChoices, toParams, usageOf, targetOf } from './run-choices.ts';
 import { completionRequest } from './schemas.ts';
 import { parseJson } from './validate.ts';
+
+/** Scores a prompt holding a slot of the variant's scheduler, like any other request on it. */
+async function scoreWithSlot(target: Target, prompt: string | readonly number[], topK: number, signal: AbortSignal) {
+  const slot = await target.served.scheduler.acquire(signal);
+  try {
+    return await scorePrompt(target.served, prompt, topK);
+  } finally {
+    slot.release();
+  }
+}
 
 /** The completions router. */
 export const completionsRoute = new Hono<AppEnv>().post('/v1/completions', async (c) => {
@@ -21,7 +30,7 @@ export const completionsRoute = new Hono<AppEnv>().post('/v1/completions', async
   const target = await targetOf(c, req.model, req.user);
   const params = toParams(req, req.prompt, 16, req.logprobs ?? 0);
   const n = req.n ?? 1;
-  const base = { id: `cmpl-${randomUUID()}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: target.served.id };
+  const base = { id: `cmpl-${crypto.randomUUID()}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: target.served.id };
   c.header('x-flatgate-variant', target.served.id);
   const promptText = typeof req.prompt === 'string' ? req.prompt : (await target.served.loaded()).tokenizer.decode(req.prompt);
 
@@ -53,7 +62,7 @@ export const completionsRoute = new Hono<AppEnv>().post('/v1/completions', async
   const finished = await runChoices(c, target, params, n, arrival);
   const { tokenizer } = await target.served.loaded();
   const scoring = req.echo && req.logprobs != null;
-  const promptLogprobs = scoring ? await scorePrompt(target.served, req.prompt, req.logprobs ?? 0) : null;
+  const promptLogprobs = scoring ? await scoreWithSlot(target, req.prompt, req.logprobs ?? 0, c.req.raw.signal) : null;
   const choices = finished.map((ch, index) => {
     let logprobs = null;
     if (req.logprobs != null) {

@@ -49,7 +49,7 @@ modelDetailsRoute.get('/v1/models/:id', async (c) => {
     created: Math.floor(model.createdAt / 1000),
     owned_by: 'flatgate',
     name: model.name,
-    status: last?.status === 'failed' ? 'failed' : model.status,
+    status: model.status,
     sha256: model.sha256,
     bytes: model.bytes,
     job: last ? { id: last.id, status: last.status, stage: last.stage, progress: last.progress, error: last.error } : null,

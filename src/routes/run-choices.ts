@@ -113,7 +113,7 @@ export function completionLogprobs(tokenizer: Tokenizer, promptIds: readonly num
 /** Chat `logprobs.content` of generated tokens. */
 export function chatLogprobs(tokenizer: Tokenizer, promptIds: readonly number[], deltas: CompletionDelta[]) {
   const ids = [...promptIds];
-  const entry = (text: string, logprob: number) => ({ token: text, logprob, bytes: [...Buffer.from(text, 'utf8')] });
+  const entry = (text: string, logprob: number) => ({ token: text, logprob, bytes: [...new TextEncoder().encode(text)] });
   const content = deltas.map((d) => {
     const e = { ...entry(pieceText(tokenizer, ids, d.tokenId), d.logprob), top_logprobs: (d.top ?? []).map((a) => entry(pieceText(tokenizer, ids, a.id), a.logprob)) };
     ids.push(d.tokenId);

@@ -5,7 +5,7 @@
  * anything is forwarded; the caller's key is not passed on.
  */
 import { Hono, type Context } from 'hono';
-import { canUse } from '../access/keys.ts';
+import { canManage, canUse } from '../access/keys.ts';
 import { findModelByName, type ModelRow } from '../db/queries/models.ts';
 import { variantsOfModel } from '../db/queries/variants.ts';
 import { publishedVariant } from '../jobs/published-variant.ts';
@@ -15,33 +15,41 @@ import type { CloudflareAppEnv } from '../platform/cloudflare.ts';
 /** The model's upload name: `name` for the original, `name:variant` for the others. */
 const rootName = (model: string) => model.split(':')[0];
 
-/** Families this isolate has announced to serving, with the variant versions it announced. */
-const announced = new Set<string>();
+/** When this isolate last told serving about a model id's family: re-told after a while, since containers restart. */
+const announced = new Map<string, number>();
+const ANNOUNCE_TTL_MS = 60_000;
+const ANNOUNCE_MAX = 4096;
 
 /**
  * Tells the serving node that will take `model`'s requests which published variants of its family to
- * serve (once per isolate and family version): serving nodes have their own database, not D1.
+ * serve: serving nodes have their own database, not D1. At most once a minute per isolate and model id.
  */
 async function announceFamily(c: Context<CloudflareAppEnv>, model: string, row: ModelRow): Promise<void> {
+  if ((announced.get(model) ?? 0) > Date.now()) return;
   const p = c.var.cloudflare;
   const ready = (await variantsOfModel(p.db, row.id)).filter((v) => v.status === 'ready');
-  const key = `${model}|${ready.map((v) => `${v.id}@${v.createdAt}`).join(',')}`;
-  if (ready.length === 0 || announced.has(key)) return;
+  if (ready.length === 0) return;
   const variants = ready.map((v) => {
     const { modelId, ...rest } = publishedVariant(row, v);
     return { ...rest, model_id: modelId };
   });
   const headers = { authorization: `Bearer ${p.workerToken}`, 'content-type': 'application/json' };
   const res = await p.serving(new Request(new URL('/v1/worker/serve', c.req.url), { method: 'POST', headers, body: JSON.stringify({ variants }) }), model);
-  if (res.ok) announced.add(key);
+  if (!res.ok) return;
+  if (announced.size >= ANNOUNCE_MAX) announced.clear();
+  announced.set(model, Date.now() + ANNOUNCE_TTL_MS);
 }
 
-async function forward(c: Context<CloudflareAppEnv>, model: string | null, body: string | null): Promise<Response> {
+/**
+ * Forwards to serving after the same checks as the Node app: the model must be known here (serving
+ * containers run without keys), visible to the caller, and for changes (routes, benchmark) managed by it.
+ */
+async function forward(c: Context<CloudflareAppEnv>, model: string | null, body: string | null, manage = false): Promise<Response> {
   const p = c.var.cloudflare;
   if (model) {
     const row = await findModelByName(p.db, rootName(model));
-    if (row && !canUse(c.var.principal, row.owner)) throw new ModelNotFound(model);
-    if (row) await announceFamily(c, model, row);
+    if (!row || !(manage ? canManage : canUse)(c.var.principal, row.owner)) throw new ModelNotFound(model);
+    await announceFamily(c, model, row);
   }
   const headers = new Headers(c.req.raw.headers);
   headers.delete('authorization');
@@ -61,7 +69,8 @@ async function withBodyModel(c: Context<CloudflareAppEnv>): Promise<Response> {
   return forward(c, model, text);
 }
 
-const withPathModel = async (c: Context<CloudflareAppEnv>) => forward(c, c.req.param('id') ?? null, c.req.method === 'GET' ? null : await c.req.text());
+const withPathModel = async (c: Context<CloudflareAppEnv>) =>
+  forward(c, c.req.param('id') ?? null, c.req.method === 'GET' ? null : await c.req.text(), c.req.method !== 'GET');
 
 /** The forwarded inference routes. */
 export const servingProxyRoute = new Hono<CloudflareAppEnv>()

@@ -90,9 +90,17 @@ export class MetricsStore {
   /** Agreement of shadow runs: key `primary\u0000shadow`. */
   private readonly agreements = new Map<string, { at: number; top1: number; tokens: number }[]>();
 
-  constructor(private readonly windowSize = 10_000) {}
+  /**
+   * @param windowSize samples kept per variant for comparisons
+   * @param sink also receives every sample (the Node entry writes them to the database)
+   */
+  constructor(
+    private readonly windowSize = 10_000,
+    private readonly sink?: (s: RequestSample) => void,
+  ) {}
 
   record(s: RequestSample): void {
+    this.sink?.(s);
     const list = this.samples.get(s.variant) ?? [];
     list.push(s);
     if (list.length > this.windowSize) list.splice(0, list.length - this.windowSize);

@@ -107,12 +107,16 @@ class Entry implements ServedModel {
     return this.decoder;
   }
 
-  /** Drops weights and session; the next request loads them again. */
+  /**
+   * Drops weights and session; the next request loads them again. The session is released only once the
+   * requests holding a slot have finished, so replacing or removing a model never pulls it from under them.
+   */
   async evict(): Promise<void> {
     const decoder = this.decoder;
     this.decoder = null;
     this.weights = null;
     this.bytes = 0;
+    await this.scheduler.idle();
     if (decoder) await (await decoder.catch(() => null))?.release();
   }
 }

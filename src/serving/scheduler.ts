@@ -24,7 +24,8 @@ export interface Slot {
  */
 export class Scheduler {
   private running = 0;
-  private readonly waiting: { grant: () => void; fail: (e: unknown) => void }[] = [];
+  private readonly waiting: { grant: () => void }[] = [];
+  private idleWaiters: (() => void)[] = [];
 
   constructor(readonly limits: SchedulerLimits) {
     if (limits.concurrency < 1 || limits.queue < 0) throw new RangeError('concurrency must be >= 1 and queue >= 0');
@@ -33,6 +34,12 @@ export class Scheduler {
   /** Requests running now and waiting now. */
   get load(): { running: number; waiting: number } {
     return { running: this.running, waiting: this.waiting.length };
+  }
+
+  /** Resolves when no request runs or waits (at once if none does). */
+  idle(): Promise<void> {
+    if (this.running === 0 && this.waiting.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   async acquire(signal?: AbortSignal): Promise<Slot> {
@@ -50,7 +57,6 @@ export class Scheduler {
           signal?.removeEventListener('abort', onAbort);
           resolve();
         },
-        fail: reject,
       };
       const onAbort = () => {
         const i = this.waiting.indexOf(entry);
@@ -73,6 +79,11 @@ export class Scheduler {
         const next = this.waiting.shift();
         if (next) next.grant();
         else this.running--;
+        if (this.running === 0 && this.waiting.length === 0) {
+          const waiters = this.idleWaiters;
+          this.idleWaiters = [];
+          for (const w of waiters) w();
+        }
       },
     };
   }

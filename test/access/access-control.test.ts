@@ -102,6 +102,14 @@ describe('every route refuses a bad key', () => {
     });
   }
 
+  it('HEAD needs the same key as GET, and unlisted API paths need a key too', async () => {
+    expect((await fetch(`${gw.url}/v1/models/bob-model`, { method: 'HEAD' })).status).toBe(401);
+    expect((await fetch(`${gw.url}/v1/models/bob-model/comparison`, { method: 'HEAD' })).status).toBe(401);
+    expect((await fetch(`${gw.url}/v1/no-such-route`)).status).toBe(401);
+    expect((await call('GET', '/v1/no-such-route', keys.alice)).status).toBe(404);
+    expect((await fetch(`${gw.url}/health`)).status).toBe(200);
+  });
+
   it('worker endpoints take the worker token, not an API key', async () => {
     expect((await call('POST', '/v1/worker/claim', ADMIN, { worker_id: 'w' })).status).toBe(401);
   });
@@ -154,6 +162,16 @@ describe('rate limits and quotas', () => {
     const res = await call('GET', '/v1/models', keys.limited);
     expect(((await res.json()) as { error: { type: string } }).error.type).toBe('rate_limit_error');
     expect((await call('GET', '/v1/models', keys.alice)).status).toBe(200);
+  });
+
+  it('only the operator may point a job at calibration or evaluation data outside the upload', async () => {
+    const res = await fetch(`${gw.url}/v1/uploads?name=sneaky&calibration_file=/etc/passwd`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${keys.alice}`, 'content-type': 'application/gzip' },
+      body: Buffer.alloc(10, 1),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { param: string } }).error.param).toBe('calibration_file');
   });
 
   it('an upload over the key quota gets 429 and stores nothing', async () => {

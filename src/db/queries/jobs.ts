@@ -4,7 +4,7 @@
  */
 import { and, asc, eq, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
-import { jobs } from '../schema.ts';
+import { jobs, models } from '../schema.ts';
 
 /** A job row. */
 export type Job = typeof jobs.$inferSelect;
@@ -40,7 +40,10 @@ export function jobsOfModel(db: Db, modelId: string): Promise<Job[]> {
   return db.select().from(jobs).where(eq(jobs.modelId, modelId)).orderBy(asc(jobs.createdAt));
 }
 
-/** Running jobs whose lease expired after their last allowed attempt become `failed` (dead letter). */
+/**
+ * Running jobs whose lease expired after their last allowed attempt become `failed` (dead letter), and
+ * so do their models, as when a worker reports the failure itself.
+ */
 export async function failExhaustedLeases(db: Db, now: number): Promise<number> {
   const rows = await db
     .update(jobs)
@@ -54,7 +57,8 @@ export async function failExhaustedLeases(db: Db, now: number): Promise<number> 
       error: sql`coalesce(${jobs.error} || '; ', '') || 'the worker stopped responding (lease expired) on the last allowed attempt'`,
     })
     .where(and(eq(jobs.status, 'running'), lt(jobs.leaseExpiresAt, now), sql`${jobs.attempts} >= ${jobs.maxAttempts}`))
-    .returning({ id: jobs.id });
+    .returning({ id: jobs.id, modelId: jobs.modelId });
+  for (const r of rows) await db.update(models).set({ status: 'failed' }).where(eq(models.id, r.modelId));
   return rows.length;
 }
 
