@@ -84,7 +84,18 @@ async function runClaimed(gw: GatewayClient, opts: WorkerOptions, job: ClaimedJo
       },
     });
     clearInterval(timer);
-    await gw.complete(job.id, lease, variants);
+    // completing is idempotent under the lease: retry a passing network fault rather than redo the job
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await gw.complete(job.id, lease, variants);
+        break;
+      } catch (err) {
+        const transient = !(err instanceof FlatgateError) || (err instanceof GatewayError && err.httpStatus >= 500);
+        if (attempt >= 3 || !transient) throw err;
+        log(`job ${job.id}: completing failed (${(err as Error).message}); retrying`);
+        await sleep(1000 * attempt);
+      }
+    }
     log(`job ${job.id} done: ${variants.map((v) => v.name).join(', ')}`);
   } catch (err) {
     clearInterval(timer);
