@@ -29,7 +29,7 @@ const ROUTE_SCOPES: [string, RegExp, Scope][] = [
 ];
 
 /** Worker endpoints and the bucket hook check the worker token themselves. */
-const WORKER_PATHS = /^\/v1\/(worker\/|hooks\/s3$)/;
+const WORKER_PATHS = /^\/v1\/(worker|hooks)\//;
 
 /** The scope a request needs, or null when it needs no key. HEAD runs GET's handler, so it needs GET's scope. */
 export function scopeOf(method: string, path: string): Scope | null {

@@ -11,11 +11,12 @@ import { z } from 'zod';
 import { addUploadedBytes } from '../db/queries/api-keys.ts';
 import { FlatgateError, InvalidRequest, PayloadTooLarge, QuotaExceeded } from '../errors.ts';
 import { intakeCreatedObjects } from '../jobs/event-intake.ts';
-import { assertNameFree, checkModelName, checkParams, newModelId, registerUpload } from '../jobs/intake.ts';
+import { assertNameFree, checkModelName, newModelId, registerUpload } from '../jobs/intake.ts';
 import { paramsFromQuery } from '../jobs/params.ts';
 import type { CloudflareAppEnv } from '../platform/cloudflare.ts';
 import { originalArchiveKey } from '../storage/layout.ts';
 import { createdObjectOfR2, r2EventSchema } from '../storage/r2-events.ts';
+import { uploadParams } from './upload-params.ts';
 import { parseJson } from './validate.ts';
 import { requireWorkerToken } from './worker-auth.ts';
 
@@ -36,7 +37,7 @@ r2UploadsRoute.post('/v1/uploads', async (c) => {
   const p = c.var.cloudflare;
   const principal = c.var.principal;
   const name = checkModelName(c.req.query('name'));
-  const params = checkParams(paramsFromQuery(c.req.query()));
+  const params = uploadParams(c.var.principal, paramsFromQuery(c.req.query()));
   if (c.req.header('content-type')?.toLowerCase().startsWith('multipart/')) {
     throw new InvalidRequest('The Worker takes the archive as the raw request body (curl --data-binary @model.tar), not a multipart form', 'file');
   }

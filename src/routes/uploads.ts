@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { canManage } from '../access/keys.ts';
 import type { AppEnv } from '../app-env.ts';
 import { addUploadedBytes } from '../db/queries/api-keys.ts';
-import { checkModelName, checkParams } from '../jobs/intake.ts';
+import { checkModelName } from '../jobs/intake.ts';
+import { uploadParams } from './upload-params.ts';
 import { paramsFromQuery } from '../jobs/params.ts';
 import { completePresignedUpload, startPresignedUpload } from '../jobs/presigned-intake.ts';
 import { discardRest, receiveUpload, uncancellable, UploadTooLarge, type AcceptedUpload } from '../jobs/upload-intake.ts';
@@ -36,18 +37,6 @@ const completeSchema = z.object({
 /** The upload routes. */
 export const uploadsRoute = new Hono<AppEnv>();
 
-/**
- * Compression parameters of an upload. Calibration and evaluation sources outside the upload (a file on
- * the worker, another object in the bucket) are the operator's to choose: any other key could read what
- * is not theirs through them.
- */
-function paramsFor(c: Context<AppEnv>, raw: unknown) {
-  const params = checkParams(raw);
-  const foreign = (['calibration_file', 'eval_file', 'calibration_key', 'eval_key'] as const).find((k) => params[k] !== undefined);
-  if (foreign && c.var.principal.owner !== null) throw new InvalidRequest(`${foreign} may only be set by the operator`, foreign);
-  return params;
-}
-
 /** Intake limited to what the key's upload quota has left, and a way to book what was uploaded. */
 function quotaFor(c: Context<AppEnv>) {
   const p = c.var.principal;
@@ -73,7 +62,7 @@ uploadsRoute.post('/v1/uploads', async (c) => {
   const stream = uncancellable(c.req.raw.body as unknown as AsyncIterable<Uint8Array>);
   try {
     const name = checkModelName(c.req.query('name'));
-    const params = paramsFor(c, paramsFromQuery(c.req.query()));
+    const params = uploadParams(c.var.principal, paramsFromQuery(c.req.query()));
     const boundary = multipartBoundary(c.req.header('content-type'));
     const length = Number(c.req.header('content-length'));
     const bytes = boundary ? multipartFile(stream, boundary, 'file') : stream;
@@ -93,7 +82,7 @@ uploadsRoute.post('/v1/uploads/multipart', async (c) => {
   const { intake } = c.var.platform;
   const req = await parseJson(c, startSchema);
   quotaFor(c).check(req.size);
-  const up = await startPresignedUpload(intake, checkModelName(req.name), req.size, paramsFor(c, req.params ?? {}), c.var.principal.owner);
+  const up = await startPresignedUpload(intake, checkModelName(req.name), req.size, uploadParams(c.var.principal, req.params ?? {}), c.var.principal.owner);
   return c.json(
     {
       id: up.id,
