@@ -11,7 +11,7 @@ import { PassThrough } from 'node:stream';
 import { FlatgateError } from '../errors.ts';
 import type { Job } from '../db/queries/jobs.ts';
 import { extractModelArchive } from '../model/archive.ts';
-import { loadModel } from '../model/load.ts';
+import { checkModelFolder } from '../model/load.ts';
 import { originalArchiveKey, stagingPrefix } from '../storage/layout.ts';
 import { assertNameFree, newModelId, registerUpload, type IntakeDeps } from './intake.ts';
 import type { CompressionParams } from './params.ts';
@@ -43,9 +43,12 @@ async function write(s: PassThrough, chunk: Uint8Array): Promise<void> {
   });
 }
 
-/** Checks an extracted upload by loading it as the worker will (config, headers, shapes, tokenizer). */
+/**
+ * Checks an extracted upload as the worker will load it (config, headers, shapes, tokenizer) without
+ * reading its weights into the gateway's memory.
+ */
 async function validateExtracted(root: string): Promise<void> {
-  await loadModel(root);
+  await checkModelFolder(root);
 }
 
 /**

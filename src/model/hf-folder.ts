@@ -112,6 +112,19 @@ const isIgnorable = (name: string) => name.endsWith('.rotary_emb.inv_freq');
  * @example const model = await readHfWeights('/models/TinyLlama');
  */
 export async function readHfWeights(dir: string): Promise<LlamaModel> {
+  const { config, files, needed } = await checkHfWeights(dir);
+  const tensors = new Map<string, SafeTensor>();
+  for (const file of files) {
+    for (const [name, t] of await readSafetensors(file, { only: (n) => needed.has(n) })) tensors.set(name, t);
+  }
+  return assemble(config, tensors);
+}
+
+/**
+ * Every check of {@link readHfWeights} that needs no tensor data: config.json, the safetensors headers,
+ * and each tensor's presence and shape. Cheap for any model size (uploads are validated this way).
+ */
+export async function checkHfWeights(dir: string): Promise<{ config: ModelConfig; files: string[]; needed: Map<string, number[]> }> {
   const configPath = join(dir, 'config.json');
   const config = parseHfConfig(await readJson(configPath), configPath);
   const files = await weightFiles(dir);
@@ -139,11 +152,7 @@ export async function readHfWeights(dir: string): Promise<LlamaModel> {
       throw new UnsupportedModel(`${file}: unexpected tensor '${name}' for ${config.architecture} with ${config.numLayers} layers`);
     }
   }
-  const tensors = new Map<string, SafeTensor>();
-  for (const file of files) {
-    for (const [name, t] of await readSafetensors(file, { only: (n) => needed.has(n) })) tensors.set(name, t);
-  }
-  return assemble(config, tensors);
+  return { config, files, needed };
 }
 
 function assemble(config: ModelConfig, tensors: Map<string, SafeTensor>): LlamaModel {

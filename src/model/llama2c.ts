@@ -96,13 +96,8 @@ function permuteRows(
   return { rows: m.rows, cols: m.cols, data: out };
 }
 
-/**
- * Reads a llama2.c v0 checkpoint (karpathy/llama2.c run.c layout). A negative vocab_size in the header
- * means an untied classifier follows the weights. Throws `InvalidModelFile` on an implausible header or a
- * file whose size differs from what the header implies.
- * @example const model = await readLlama2c('/work/shared/models/stories260K/stories260K.bin');
- */
-export async function readLlama2c(file: string): Promise<LlamaModel> {
+/** The checks of {@link readLlama2c} that need no weights: the header and the exact file size. */
+export async function checkLlama2c(file: string): Promise<Llama2cHeader> {
   let fh;
   try {
     fh = await open(file, 'r');
@@ -110,15 +105,28 @@ export async function readLlama2c(file: string): Promise<LlamaModel> {
     throw new InvalidModelFile(file, `cannot open: ${(cause as Error).message}`, { cause });
   }
   try {
-    const size = (await fh.stat()).size;
     const head = new Uint8Array(HEADER_BYTES);
     const { bytesRead } = await fh.read(head, 0, HEADER_BYTES, 0);
     const h = parseLlama2cHeader(head.subarray(0, bytesRead), file);
+    const size = (await fh.stat()).size;
     const expected = llama2cFileSize(h);
-    if (size !== expected) {
-      const what = size < expected ? 'truncated' : 'too long';
-      throw new InvalidModelFile(file, `${what}: header implies ${expected} bytes, file has ${size}`);
-    }
+    if (size !== expected) throw new InvalidModelFile(file, `${size < expected ? 'truncated' : 'too long'}: header implies ${expected} bytes, file has ${size}`);
+    return h;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Reads a llama2.c v0 checkpoint (karpathy/llama2.c run.c layout). A negative vocab_size in the header
+ * means an untied classifier follows the weights. Throws `InvalidModelFile` on an implausible header or a
+ * file whose size differs from what the header implies.
+ * @example const model = await readLlama2c('/work/shared/models/stories260K/stories260K.bin');
+ */
+export async function readLlama2c(file: string): Promise<LlamaModel> {
+  const h = await checkLlama2c(file);
+  const fh = await open(file, 'r');
+  try {
     let pos = HEADER_BYTES;
     const take = async (n: number): Promise<Float32Array> => {
       const out = new Float32Array(n);

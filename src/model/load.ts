@@ -2,13 +2,13 @@
  * @module Loads a model from a path, whatever its form: a Hugging Face folder, a .tar/.tar.gz of one, or a
  * llama2.c `.bin` with its tokenizer (given, or a `tokenizer.bin` / `tok*.bin` beside it).
  */
-import { mkdtemp, open, readdir, stat } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { InvalidModelFile } from '../errors.ts';
 import { extractModelArchive } from './archive.ts';
-import { readHfWeights } from './hf-folder.ts';
-import { readLlama2c } from './llama2c.ts';
+import { checkHfWeights, readHfWeights } from './hf-folder.ts';
+import { checkLlama2c, readLlama2c } from './llama2c.ts';
 import { HfTokenizer } from './tokenizer/hf-tokenizer.ts';
 import { Llama2cTokenizer } from './tokenizer/llama2c-tokenizer.ts';
 import type { LoadedModel } from './types.ts';
@@ -34,8 +34,13 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
   if (info.isDirectory()) return loadFolder(path, opts);
   if (await isArchive(path)) {
     const dest = opts.extractDir ?? (await mkdtemp(join(tmpdir(), 'flatgate-model-')));
-    const root = await extractModelArchive(path, dest, { maxBytes: opts.maxArchiveBytes });
-    return { ...(await loadFolder(root, opts)), source: path };
+    try {
+      const root = await extractModelArchive(path, dest, { maxBytes: opts.maxArchiveBytes });
+      return { ...(await loadFolder(root, opts)), source: path };
+    } finally {
+      // the weights are in memory now: a folder we made for the extraction is not needed any more
+      if (!opts.extractDir) await rm(dest, { recursive: true, force: true });
+    }
   }
   if (path.endsWith('.bin')) return loadLlama2c(path, opts.tokenizer);
   throw new InvalidModelFile(path, 'not a model: expected a Hugging Face folder, a .tar/.tar.gz of one, or a llama2.c .bin');
@@ -52,6 +57,26 @@ async function loadFolder(dir: string, opts: LoadOptions): Promise<LoadedModel> 
   const bins = files.filter((f) => f.endsWith('.bin') && !isTokenizerName(f));
   if (bins.length === 1) return loadLlama2c(join(dir, bins[0]), opts.tokenizer);
   throw new InvalidModelFile(dir, 'no config.json, and not exactly one llama2.c .bin checkpoint');
+}
+
+/**
+ * Checks a model folder as {@link loadModel} would load it, without reading any weights: config,
+ * safetensors headers and tensor shapes (or the llama2.c header and file size), and the tokenizer.
+ * Cheap for any model size: uploads are validated this way.
+ * @example await checkModelFolder(extractedRoot);
+ */
+export async function checkModelFolder(dir: string, opts: Pick<LoadOptions, 'tokenizer'> = {}): Promise<void> {
+  const files = await readdir(dir);
+  if (files.includes('config.json')) {
+    await checkHfWeights(dir);
+    await HfTokenizer.load(dir);
+    return;
+  }
+  const bins = files.filter((f) => f.endsWith('.bin') && !isTokenizerName(f));
+  if (bins.length !== 1) throw new InvalidModelFile(dir, 'no config.json, and not exactly one llama2.c .bin checkpoint');
+  const file = join(dir, bins[0]);
+  const header = await checkLlama2c(file);
+  await Llama2cTokenizer.load(opts.tokenizer ?? (await findTokenizerBeside(file)), header.vocabSize);
 }
 
 function isTokenizerName(file: string): boolean {
