@@ -3,13 +3,12 @@
  * OpenAI's shape.
  */
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv } from './app-env.ts';
-import { PayloadTooLarge } from './errors.ts';
 import { chatCompletionsRoute } from './routes/chat-completions.ts';
 import { completionsRoute } from './routes/completions.ts';
 import { modelsRoute } from './routes/models.ts';
 import { authenticate, type AuthConfig } from './routes/auth.ts';
+import { jsonBodyLimit } from './routes/json-body-limit.ts';
 import { handleErrorsAsOpenAI } from './routes/openai-error.ts';
 import { hooksRoute } from './routes/hooks.ts';
 import { jobsRoute } from './routes/jobs.ts';
@@ -49,11 +48,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     await next();
   });
   app.use('*', authenticate(deps.auth ?? { mode: 'open' }));
-  // JSON endpoints only: uploads stream their bodies and have their own limit
-  const jsonLimit = bodyLimit({ maxSize: deps.maxRequestBytes, onError: () => { throw new PayloadTooLarge(deps.maxRequestBytes); } });
-  for (const path of ['/v1/completions', '/v1/chat/completions', '/v1/models/*', '/v1/worker/*', '/v1/hooks/s3', '/v1/uploads/multipart', '/v1/uploads/multipart/*']) {
-    app.use(path, jsonLimit);
-  }
+  app.use('*', jsonBodyLimit(() => deps.maxRequestBytes));
   app.get('/health', (c) => c.json({ status: 'ok' }));
   if (deps.platform) {
     app.route('/', modelDetailsRoute);

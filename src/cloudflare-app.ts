@@ -3,22 +3,18 @@
  * upload, catalog and inference-forwarding routers, the same access control and the same error shape
  * as the Node app. Imports nothing Node-only (no model pool, no onnxruntime, no filesystem).
  */
-import { Hono, type MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { AppEnv } from './app-env.ts';
-import { PayloadTooLarge } from './errors.ts';
 import { cloudflarePlatform, type CloudflareAppEnv, type CloudflarePlatform } from './platform/cloudflare.ts';
 import { authenticate } from './routes/auth.ts';
 import { hooksRoute } from './routes/hooks.ts';
 import { jobsRoute } from './routes/jobs.ts';
 import { modelCatalogRoute } from './routes/model-catalog.ts';
 import { modelDetailsRoute } from './routes/model-details.ts';
+import { jsonBodyLimit } from './routes/json-body-limit.ts';
 import { handleErrorsAsOpenAI } from './routes/openai-error.ts';
 import { r2UploadsRoute } from './routes/r2-uploads.ts';
 import { servingProxyRoute } from './routes/serving-proxy.ts';
-
-/** JSON endpoints whose bodies are limited to `maxRequestBytes` (uploads stream and have their own). */
-const JSON_PATHS = ['/v1/completions', '/v1/chat/completions', '/v1/models/*', '/v1/worker/*', '/v1/hooks/s3', '/v1/hooks/r2'];
 
 const auths = new WeakMap<CloudflarePlatform, MiddlewareHandler<AppEnv>>();
 
@@ -45,11 +41,7 @@ export function createCloudflareApp(log: (msg: string, err?: unknown) => void = 
     await next();
   });
   app.use('*', (c, next) => authOf(c.var.cloudflare)(c as never, next));
-  app.use('*', async (c, next) => {
-    const maxSize = c.var.cloudflare.config.maxRequestBytes;
-    if (!JSON_PATHS.some((p) => (p.endsWith('/*') ? c.req.path.startsWith(p.slice(0, -1)) : c.req.path === p))) return next();
-    return bodyLimit({ maxSize, onError: () => { throw new PayloadTooLarge(maxSize); } })(c, next);
-  });
+  app.use('*', jsonBodyLimit((c) => (c as Context<CloudflareAppEnv>).var.cloudflare.config.maxRequestBytes));
   app.get('/health', (c) => c.json({ status: 'ok', runtime: 'cloudflare-workers' }));
   app.route('/', r2UploadsRoute);
   app.route('/', modelCatalogRoute);
