@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { EVAL_TEXT, STORIES260K } from '../../test/fixtures/paths.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/flatgate.mjs', import.meta.url));
-const MODEL = '/work/shared/models/stories260K/stories260K.bin';
+const MODEL = STORIES260K;
 
 function flatgate(...args: string[]) {
   const r = spawnSync(process.execPath, [BIN, 'eval', ...args], { encoding: 'utf8' });
@@ -12,7 +13,7 @@ function flatgate(...args: string[]) {
 
 describe('flatgate eval', () => {
   it('prints {ppl, tasks, agreement} as JSON', () => {
-    const r = flatgate(MODEL, '--ppl', '/work/shared/data/tinystories/eval-8k.txt', '--seq', '256', '--tasks', 'boolq,arc_challenge', '--limit', '3', '--against', MODEL, '--threads', '1', '--json');
+    const r = flatgate(MODEL, '--ppl', EVAL_TEXT, '--seq', '256', '--tasks', 'boolq,arc_challenge', '--limit', '3', '--against', MODEL, '--threads', '1', '--json');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Llama2cTokenizer } from '../model/tokenizer/llama2c-tokenizer.ts';
 import { buildCalibrationSet, calibrationBatches, loadCalibrationSet } from './calibration.ts';
+import { EVAL_TEXT, TOK512 } from '../../test/fixtures/paths.ts';
 
 const ids = Array.from({ length: 50 }, (_, i) => 100 + i);
 
@@ -37,9 +38,9 @@ describe('calibration set', () => {
   });
 
   it('tokenizes a real text file', async () => {
-    const tok = await Llama2cTokenizer.load('/work/shared/models/stories260K/tok512.bin', 512);
-    const set = await loadCalibrationSet('/work/shared/data/tinystories/eval-8k.txt', tok, { samples: 3, seq: 16, seed: 0 });
-    expect(set.file).toMatch(/eval-8k/);
+    const tok = await Llama2cTokenizer.load(TOK512, 512);
+    const set = await loadCalibrationSet(EVAL_TEXT, tok, { samples: 3, seq: 16, seed: 0 });
+    expect(set.file).toMatch(/tinystories-eval/);
     expect(set.samples.every((s) => s.length === 16 && s[0] === tok.bosId)).toBe(true);
     const dir = await mkdtemp(join(tmpdir(), 'calib-'));
     await writeFile(join(dir, 'short.txt'), 'Hi.');

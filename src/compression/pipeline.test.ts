@@ -13,11 +13,12 @@ import { createDecoderSession } from '../serving/session/local-backend.ts';
 import { runCompression, type CompressJob } from './pipeline.ts';
 import type { CompressionReport } from './report.ts';
 import { blockParams } from './tensor-ops.ts';
+import { EVAL_TEXT, TOK512 } from '../../test/fixtures/paths.ts';
 
-const TEXT = '/work/shared/data/tinystories/eval-8k.txt';
+const TEXT = EVAL_TEXT;
 
 async function savedRandomModel(): Promise<{ dir: string; loaded: LoadedModel }> {
-  const tokenizer = await Llama2cTokenizer.load('/work/shared/models/stories260K/tok512.bin', 512);
+  const tokenizer = await Llama2cTokenizer.load(TOK512, 512);
   const model = randomModel({ numLayers: 5, vocabSize: 512, maxPositions: 64, numHeads: 4, numKvHeads: 2, seed: 17 });
   const dir = await mkdtemp(join(tmpdir(), 'flatgate-compress-'));
   const loaded = { model, tokenizer, source: 'random' };

@@ -8,9 +8,9 @@ import { forward64 } from '../../test/reference/forward64.ts';
 import { RunC } from '../../test/reference/run-c.ts';
 import { llama2cFileSize, parseLlama2cHeader, permuteForHalfRope, permuteForInterleavedRope, readLlama2c } from './llama2c.ts';
 import { countParams, type Matrix } from './types.ts';
+import { STORIES12L, STORIES260K } from '../../test/fixtures/paths.ts';
 
-const MODELS = '/work/shared/models';
-const STORIES = `${MODELS}/stories260K/stories260K.bin`;
+const STORIES = STORIES260K;
 const IDS = [1, 403, 407, 261, 378, 66, 123, 11, 11, 300, 294, 43, 64, 385, 402, 330, 511, 2, 7, 259];
 
 let dir: string;
@@ -64,7 +64,7 @@ describe('readLlama2c', () => {
     const m = await readLlama2c(file);
     expect(m.config.tieWordEmbeddings).toBe(false);
     expect(m.lmHead?.data).toEqual(cls);
-    const deep = await readLlama2c(`${MODELS}/stories12L/stories12L.bin`);
+    const deep = await readLlama2c(STORIES12L);
     expect(deep.layers.length).toBe(12);
     expect(deep.config.numKvHeads).toBe(4);
   });

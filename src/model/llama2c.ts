@@ -121,7 +121,7 @@ export async function checkLlama2c(file: string): Promise<Llama2cHeader> {
  * Reads a llama2.c v0 checkpoint (karpathy/llama2.c run.c layout). A negative vocab_size in the header
  * means an untied classifier follows the weights. Throws `InvalidModelFile` on an implausible header or a
  * file whose size differs from what the header implies.
- * @example const model = await readLlama2c('/work/shared/models/stories260K/stories260K.bin');
+ * @example const model = await readLlama2c('fixtures/models/stories260K/stories260K.bin');
  */
 export async function readLlama2c(file: string): Promise<LlamaModel> {
   const h = await checkLlama2c(file);

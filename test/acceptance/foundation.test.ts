@@ -13,12 +13,12 @@ import { createDecoderSession } from '../../src/serving/session/local-backend.ts
 import { forward64, logSoftmax64 } from '../reference/forward64.ts';
 import { RunC } from '../reference/run-c.ts';
 import { relErr } from '../reference/compare.ts';
+import { EVAL_TEXT, GREEDY_REFERENCE, STORIES260K, TOK512 } from '../fixtures/paths.ts';
 
 const run = promisify(execFile);
-const SHARED = join(import.meta.dirname, '../../../shared');
 const BIN = join(import.meta.dirname, '../../bin/flatgate.mjs');
-const STORIES = join(SHARED, 'models/stories260K/stories260K.bin');
-const EVAL = join(SHARED, 'data/tinystories/eval-8k.txt');
+const STORIES = STORIES260K;
+const EVAL = EVAL_TEXT;
 
 async function flatgate(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
@@ -33,7 +33,7 @@ async function flatgate(...args: string[]): Promise<{ stdout: string; stderr: st
 describe('flatgate generate reproduces llama2.c greedy output', () => {
   let reference: string;
   beforeAll(async () => {
-    reference = (await readFile(join(SHARED, 'models/stories260K/greedy-reference.txt'), 'utf8')).trim();
+    reference = (await readFile(GREEDY_REFERENCE, 'utf8')).trim();
   });
 
   it('60 tokens: a prefix of the reference, at least 150 characters', async () => {
@@ -125,7 +125,7 @@ describe('bad input: one clear error line and a non-zero exit', () => {
     const file = join(dir, 'trunc', 'model.bin');
     await mkdir(join(dir, 'trunc'));
     await writeFile(file, bytes.subarray(0, 100_000));
-    await copyFile(join(SHARED, 'models/stories260K/tok512.bin'), join(dir, 'trunc', 'tok512.bin'));
+    await copyFile(TOK512, join(dir, 'trunc', 'tok512.bin'));
     await expectOneLineError(['inspect', file], /model\.bin/);
   });
 

@@ -11,8 +11,7 @@ import { loadModel } from '../../src/model/load.ts';
 import { saveHfFolder } from '../../src/model/save-hf.ts';
 
 export const STORIES_DIR = new URL('../../fixtures/models/stories260K/', import.meta.url).pathname;
-export const CALIB_FILE = '/work/shared/data/tinystories/calib.txt';
-export const EVAL_FILE = '/work/shared/data/tinystories/eval-8k.txt';
+export { CALIB_TEXT as CALIB_FILE, EVAL_TEXT as EVAL_FILE } from '../fixtures/paths.ts';
 
 /** One tar entry. */
 export type Entry = { name: string; data?: Uint8Array | string; type?: 'file' | 'directory' | 'symlink'; linkname?: string };

@@ -12,8 +12,8 @@ import {
 } from './forward64.ts';
 import { createRng } from '../../src/serving/generate/sampling.ts';
 import { randomLayer, randomModel, randomVector, testConfig } from '../fixtures/random-model.ts';
+import { GREEDY_REFERENCE, STORIES12L, STORIES260K, TOK512 } from '../fixtures/paths.ts';
 
-const MODELS = '/work/shared/models';
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -262,9 +262,9 @@ describe('block64 / forward64 closed forms', () => {
 
 describe('real checkpoints (llama2.c, interleaved RoPE)', () => {
   it('stories260K greedy decoding reproduces run.c output', () => {
-    const model = readLlama2c(`${MODELS}/stories260K/stories260K.bin`);
-    const pieces = readTokenPieces(`${MODELS}/stories260K/tok512.bin`, model.config.vocabSize);
-    const reference = readFileSync(`${MODELS}/stories260K/greedy-reference.txt`, 'utf8');
+    const model = readLlama2c(STORIES260K);
+    const pieces = readTokenPieces(TOK512, model.config.vocabSize);
+    const reference = readFileSync(GREEDY_REFERENCE, 'utf8');
     const ids = [1];
     let text = '';
     for (let step = 0; step < 64; step++) {
@@ -281,7 +281,7 @@ describe('real checkpoints (llama2.c, interleaved RoPE)', () => {
   });
 
   it('stories12L (GQA 8/4): HF-permuted weights with halves equal llama2.c interleaved', () => {
-    const model = readLlama2c(`${MODELS}/stories12L/stories12L.bin`);
+    const model = readLlama2c(STORIES12L);
     expect(model.config.numKvHeads).toBe(4);
     const ids = [1, 403, 407, 261, 379, 290, 1102 % 512, 9];
     const a = forward64(model, ids, { ropeInterleaved: true });

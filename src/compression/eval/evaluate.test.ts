@@ -8,9 +8,10 @@ import { evaluateModel } from './evaluate.ts';
 import { encodePair } from './multiple-choice.ts';
 import { requestsOf } from './task-types.ts';
 import { loadTask } from './tasks.ts';
+import { EVAL_TEXT, STORIES260K } from '../../../test/fixtures/paths.ts';
 
-const MODEL = '/work/shared/models/stories260K/stories260K.bin';
-const TEXT = '/work/shared/data/tinystories/eval-8k.txt';
+const MODEL = STORIES260K;
+const TEXT = EVAL_TEXT;
 let loaded: LoadedModel;
 
 beforeAll(async () => {

@@ -29,7 +29,7 @@ export interface EvaluateOptions {
   against?: LoadedModel | string;
   threads?: number;
   provider?: ProviderPreference;
-  /** Folder with the task files (default `../shared/data`). */
+  /** Folder with the task files (default: the bundled subsets, `fixtures/tasks`). */
   dataDir?: string;
   /** Prepend BOS to multiple-choice contexts (off, as in the harness). */
   bos?: boolean;

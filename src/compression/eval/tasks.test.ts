@@ -7,9 +7,9 @@ import { capitalize, hellaswagQuery, preprocessHellaswag } from './hellaswag.ts'
 import { requestsOf } from './task-types.ts';
 import { DEFAULT_DATA_DIR, loadTask, TASKS } from './tasks.ts';
 
-describe('task loaders on the real files in ../shared/data', () => {
+describe('task loaders on the bundled subsets in fixtures/tasks', () => {
   it('load every item of each split the harness uses', async () => {
-    const sizes: Record<string, number> = { piqa: 1838, arc_easy: 2376, arc_challenge: 1172, winogrande: 1267, hellaswag: 10042, boolq: 3270 };
+    const sizes: Record<string, number> = { piqa: 500, arc_easy: 500, arc_challenge: 500, winogrande: 500, hellaswag: 500, boolq: 500 };
     for (const name of Object.keys(TASKS)) {
       const items = await loadTask(name);
       expect(items.length, name).toBe(sizes[name]);
@@ -47,7 +47,7 @@ describe('task loaders on the real files in ../shared/data', () => {
     expect(items[0].context).toBe('Roof shingle removal: A man is sitting on a roof. He');
     expect(items[0].choices[3]).toBe('starts pulling up roofing on a roof.');
     expect(items[0].gold).toBe(3);
-    expect(items[3505].context).toContain('Visit a site like to find loads');
+    expect(items[255].context).toContain('Visit a site like to find loads'); // item 3505 of the full set
   });
 
   it('BoolQ: "{passage}\\nQuestion: {question}?\\nAnswer:" with no/yes', async () => {

@@ -1,5 +1,6 @@
 /**
- * @module The zero-shot tasks, loaded from `../shared/data` into the common multiple-choice form with
+ * @module The zero-shot tasks, loaded from a task data folder (the bundled subsets in `fixtures/tasks`, or
+ * `FLATGATE_TASK_DATA_DIR`) into the common multiple-choice form with
  * lm-evaluation-harness's prompts (its `piqa`, `arc_easy`, `arc_challenge`, `winogrande`, `hellaswag`
  * and `boolq` task definitions), and which metrics the harness reports for each.
  */
@@ -10,8 +11,8 @@ import { InvalidRequest } from '../../errors.ts';
 import { parseHellaswag } from './hellaswag.ts';
 import type { ChoiceMetric, MultipleChoiceExample } from './task-types.ts';
 
-/** `../shared/data` next to the repository root. */
-export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../../../shared/data', import.meta.url));
+/** The bundled task subsets (first 500 items of each; fixtures/tasks/NOTICE), the default task data folder. */
+export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../../fixtures/tasks', import.meta.url));
 
 /** A task: where its data lies, how to read it, what the harness reports. */
 export interface TaskDefinition {
@@ -140,7 +141,7 @@ export async function loadTask(name: string, dataDir = DEFAULT_DATA_DIR, limit?:
   const texts = await Promise.all(
     paths.map((p) =>
       readFile(p, 'utf8').catch(() => {
-        throw new InvalidRequest(`${name}: cannot read ${p} (is --data-dir right?)`, 'data-dir');
+        throw new InvalidRequest(`${name}: cannot read ${p} (is FLATGATE_TASK_DATA_DIR right?)`, 'data-dir');
       }),
     ),
   );

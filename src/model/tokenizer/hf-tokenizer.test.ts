@@ -7,9 +7,8 @@ import { InvalidModelFile } from '../../errors.ts';
 import { HfTokenizer } from './hf-tokenizer.ts';
 import { Llama2cTokenizer } from './llama2c-tokenizer.ts';
 import { tokenizerConfigJson } from './tokenizer-json.ts';
+import { HELDOUT_TEXT, LLAMA2_TOKENIZER, TOK512, WIKITEXT_HEAD } from '../../../test/fixtures/paths.ts';
 
-const MODELS = '/work/shared/models';
-const DATA = '/work/shared/data';
 
 const EDGE_CASES = [
   '', ' ', '  ', '   a', 'a   ', 'a     b', `${' '.repeat(20)}x${' '.repeat(17)}`, '\n', '\n\nA\n', 'x\r\ny',
@@ -18,10 +17,10 @@ const EDGE_CASES = [
   'The the THE tHe', "don't won't can't", 'a\u00a0b', '<s', 's>', '<0x41>',
 ];
 
-const heldout = readFileSync(`${DATA}/tinystories/heldout.txt`, 'utf8');
+const heldout = readFileSync(HELDOUT_TEXT, 'utf8');
 const lines = [
   ...heldout.split('\n'),
-  ...readFileSync(`${DATA}/wikitext-2/wiki.test.raw.crlf-noblank`, 'utf8').split('\n').slice(0, 200),
+  ...readFileSync(WIKITEXT_HEAD, 'utf8').split('\n').slice(0, 200),
   ...EDGE_CASES,
 ];
 
@@ -34,15 +33,15 @@ afterAll(async () => {
 });
 
 const cases = [
-  ['stories260K/tok512.bin', 512],
-  ['llama2-tokenizer/tokenizer.bin', 32000],
+  ['stories260K/tok512.bin', TOK512, 512],
+  ['llama2-tokenizer/tokenizer.bin', LLAMA2_TOKENIZER, 32000],
 ] as const;
 
-describe.each(cases)('tokenizer.json converted from %s', (name, size) => {
+describe.each(cases)('tokenizer.json converted from %s', (name, file, size) => {
   let ref: Llama2cTokenizer;
   let hf: HfTokenizer;
   beforeAll(async () => {
-    ref = await Llama2cTokenizer.load(`${MODELS}/${name}`, size);
+    ref = await Llama2cTokenizer.load(file, size);
     const folder = join(dir, name.replace('/', '-'));
     await rm(folder, { recursive: true, force: true });
     await mkdir(folder);

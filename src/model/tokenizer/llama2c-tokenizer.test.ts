@@ -1,14 +1,15 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidModelFile, InvalidRequest } from '../../errors.ts';
 import { RunC } from '../../../test/reference/run-c.ts';
+import { writeByteFreeTokenizer } from '../../../test/fixtures/byte-free-tokenizer.ts';
+import { CALIB_TEXT, GREEDY_REFERENCE, HELDOUT_TEXT, LLAMA2_TOKENIZER as LLAMA, STORIES260K, TOK512, WIKITEXT_HEAD } from '../../../test/fixtures/paths.ts';
 import { Llama2cTokenizer } from './llama2c-tokenizer.ts';
 
-const MODELS = '/work/shared/models';
-const DATA = '/work/shared/data';
-const TOK512 = `${MODELS}/stories260K/tok512.bin`;
-const LLAMA = `${MODELS}/llama2-tokenizer/tokenizer.bin`;
-const POEM = `${MODELS}/zh-poem-750K/poem_tok.bin`;
+const POEM = join(mkdtempSync(join(tmpdir(), 'poem-tok-')), 'poem_tok.bin');
+const POEM_SIZE = writeByteFreeTokenizer(POEM);
 
 /** A line-by-line port of llama2.c run.c encode(): its own parse of tokenizer.bin, O(n^2) merges. */
 function naiveEncoder(file: string, vocabSize: number): (text: string, bos: boolean) => number[] {
@@ -68,8 +69,8 @@ const EDGE_CASES = [
 ];
 
 function corpus(): string[] {
-  const held = readFileSync(`${DATA}/tinystories/heldout.txt`, 'utf8').split('\n');
-  const wiki = readFileSync(`${DATA}/wikitext-2/wiki.test.raw.crlf-noblank`, 'utf8').split('\n').slice(0, 250);
+  const held = readFileSync(HELDOUT_TEXT, 'utf8').split('\n');
+  const wiki = readFileSync(WIKITEXT_HEAD, 'utf8').split('\n').slice(0, 250);
   return [...held, ...wiki, ...EDGE_CASES];
 }
 
@@ -82,14 +83,14 @@ describe('Llama2cTokenizer.encode', () => {
       for (const [i, line] of lines.entries()) {
         expect(tok.encode(line, { bos: i % 2 === 0 }), JSON.stringify(line)).toEqual(naive(line, i % 2 === 0));
       }
-      const chunk = readFileSync(`${DATA}/tinystories/heldout.txt`, 'utf8').slice(5000, 8000);
+      const chunk = readFileSync(HELDOUT_TEXT, 'utf8').slice(5000, 8000);
       expect(tok.encode(chunk)).toEqual(naive(chunk, false));
     });
   }
 
   it('matches run.c on a vocabulary without byte pieces (Chinese poems)', async () => {
-    const tok = await Llama2cTokenizer.load(POEM, 2048);
-    const naive = naiveEncoder(POEM, 2048);
+    const tok = await Llama2cTokenizer.load(POEM, POEM_SIZE);
+    const naive = naiveEncoder(POEM, POEM_SIZE);
     for (const text of ['主题：明月 体裁：五绝\n', '床前明月光，疑是地上霜。', 'abc 😀']) {
       expect(tok.encode(text, { bos: true })).toEqual(naive(text, true));
     }
@@ -106,9 +107,9 @@ describe('Llama2cTokenizer.encode', () => {
     expect(tok.encode('你')).toEqual([tok.encode(' ')[0], 0xe4 + 3, 0xbd + 3, 0xa0 + 3]);
   });
 
-  it('encodes 794 KB of text in a few seconds', async () => {
+  it('encodes ~785 KB of text in a few seconds', async () => {
     const tok = await Llama2cTokenizer.load(LLAMA, 32000);
-    const text = readFileSync(`${DATA}/tinystories/TinyStories-valid.head794k.txt`, 'utf8');
+    const text = readFileSync(CALIB_TEXT, 'utf8').repeat(12); // ~785 KB
     const t0 = performance.now();
     const ids = tok.encode(text);
     expect(performance.now() - t0).toBeLessThan(8000);
@@ -130,7 +131,7 @@ describe('Llama2cTokenizer.decode', () => {
 
   it("decodes stories260K's greedy output (independent run.c port) to llama2.c's reference text", async () => {
     const tok = await Llama2cTokenizer.load(TOK512, 512);
-    const model = RunC.load(`${MODELS}/stories260K/stories260K.bin`);
+    const model = RunC.load(STORIES260K);
     const ids = [1];
     for (let pos = 0; pos < 255; pos++) {
       const logits = model.forward(ids[pos], pos);
@@ -138,7 +139,7 @@ describe('Llama2cTokenizer.decode', () => {
       for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
       ids.push(best);
     }
-    const reference = readFileSync(`${MODELS}/stories260K/greedy-reference.txt`, 'utf8');
+    const reference = readFileSync(GREEDY_REFERENCE, 'utf8');
     const text = tok.decode(ids);
     expect(text.length).toBeGreaterThan(500);
     expect(reference.startsWith(text)).toBe(true);
@@ -157,7 +158,7 @@ describe('Llama2cTokenizer vocabulary', () => {
     expect(v.scores[260]).toBe(-1);
     expect(v.types.filter((t) => t === 6).length).toBe(256);
     const again = Llama2cTokenizer.fromVocab(v);
-    const text = readFileSync(`${DATA}/tinystories/heldout.txt`, 'utf8').slice(0, 3000);
+    const text = readFileSync(HELDOUT_TEXT, 'utf8').slice(0, 3000);
     expect(again.encode(text, { bos: true })).toEqual(tok.encode(text, { bos: true }));
   });
 

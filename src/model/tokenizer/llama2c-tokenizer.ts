@@ -52,7 +52,7 @@ export class Llama2cTokenizer implements Tokenizer {
   /**
    * Reads a llama2.c tokenizer.bin: int32 max_token_length, then `vocabSize` records of
    * (float32 score, int32 length, bytes). The vocabulary size is the model's (the file does not store it).
-   * @example const tok = await Llama2cTokenizer.load('/work/shared/models/stories260K/tok512.bin', 512);
+   * @example const tok = await Llama2cTokenizer.load('fixtures/models/stories260K/tok512.bin', 512);
    */
   static async load(file: string, vocabSize: number): Promise<Llama2cTokenizer> {
     let bytes: Uint8Array;

@@ -2,8 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { SentencePieceVocab } from '../types.ts';
 import { Llama2cTokenizer } from './llama2c-tokenizer.ts';
 import { sentencePieceMerges, tokenizerConfigJson, tokenizerJsonFromVocab } from './tokenizer-json.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeByteFreeTokenizer } from '../../../test/fixtures/byte-free-tokenizer.ts';
+import { LLAMA2_TOKENIZER, TOK512 } from '../../../test/fixtures/paths.ts';
 
-const MODELS = '/work/shared/models';
 
 const small: SentencePieceVocab = {
   pieces: ['<unk>', '<s>', '</s>', 'a', 'b', 'ab', 'c', 'abc', 'bc', '\u2581', '\u2581a', 'ca', 'cc'],
@@ -24,7 +28,7 @@ describe('sentencePieceMerges', () => {
   });
 
   it("gives the 61249 merges of Llama-2's published tokenizer.json, starting as it does", async () => {
-    const tok = await Llama2cTokenizer.load(`${MODELS}/llama2-tokenizer/tokenizer.bin`, 32000);
+    const tok = await Llama2cTokenizer.load(LLAMA2_TOKENIZER, 32000);
     const merges = sentencePieceMerges(tok.sentencePieceVocab());
     expect(merges.length).toBe(61249);
     expect(merges.slice(0, 6)).toEqual([['\u2581', 't'], ['e', 'r'], ['i', 'n'], ['\u2581', 'a'], ['e', 'n'], ['o', 'n']]);
@@ -34,7 +38,7 @@ describe('sentencePieceMerges', () => {
 
 describe('tokenizerJsonFromVocab', () => {
   it('builds a legacy Llama BPE tokenizer.json', async () => {
-    const tok = await Llama2cTokenizer.load(`${MODELS}/stories260K/tok512.bin`, 512);
+    const tok = await Llama2cTokenizer.load(TOK512, 512);
     const json = tokenizerJsonFromVocab(tok.sentencePieceVocab());
     expect(json.model.type).toBe('BPE');
     expect(json.model.byte_fallback).toBe(true);
@@ -62,7 +66,8 @@ describe('tokenizerJsonFromVocab', () => {
   });
 
   it('turns byte fallback off when the vocabulary has no byte pieces', async () => {
-    const tok = await Llama2cTokenizer.load(`${MODELS}/zh-poem-750K/poem_tok.bin`, 2048);
+    const poem = join(mkdtempSync(join(tmpdir(), 'poem-tok-')), 'poem_tok.bin');
+    const tok = await Llama2cTokenizer.load(poem, writeByteFreeTokenizer(poem));
     expect(tokenizerJsonFromVocab(tok.sentencePieceVocab()).model.byte_fallback).toBe(false);
     expect(tokenizerJsonFromVocab(small).model.byte_fallback).toBe(false);
     expect(tokenizerJsonFromVocab(small, { bosId: 3 }).post_processor).toBeNull();
