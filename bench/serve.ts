@@ -23,7 +23,8 @@ import { createDecoderSession } from '../src/serving/session/local-backend.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PEERS = join(HERE, '.peers', 'node_modules');
-const MODELS = '/work/shared/models';
+// stories260K and the LLaMA-2 tokenizer are bundled in the repository (fixtures/models, with their licenses)
+const MODELS = join(HERE, '..', 'fixtures', 'models');
 const PROMPT_TOKENS = 128;
 const NEW_TOKENS = 128;
 const THREADS = [1, 2];

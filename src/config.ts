@@ -1,6 +1,8 @@
 /**
- * @module The one place that reads the environment. `loadConfig` parses, validates and applies defaults
- * in one pass and fails at boot with one message listing every bad key.
+ * @module The one place that reads the environment. Every variable is one row of {@link SETTINGS} (name,
+ * default, description, parser); `loadConfig` parses every row in one pass and fails at boot with one
+ * message listing every bad key, and the README's table of variables is generated from the same rows
+ * (`npm run docs:env`; src/config.test.ts fails when they drift).
  */
 import { cpus, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -36,6 +38,8 @@ export interface Config {
   /** For a compression worker: the gateway it pulls jobs from, and its id. */
   gatewayUrl: string | null;
   workerId: string;
+  /** Folder with the zero-shot task files (default: the bundled subsets in `fixtures/tasks`). */
+  taskDataDir: string;
   /** Largest model upload, in bytes. */
   maxUploadBytes: number;
   /** Object keys under this prefix start a compression job when they land in the bucket. */
@@ -56,7 +60,113 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const DEMO_MODEL = fileURLToPath(new URL('../fixtures/models/stories260K/stories260K.bin', import.meta.url));
+const fixture = (path: string) => fileURLToPath(new URL(`../fixtures/${path}`, import.meta.url));
+const DEMO_MODEL = fixture('models/stories260K/stories260K.bin');
+/** The bundled zero-shot task subsets (first 500 items of each; fixtures/tasks/NOTICE). */
+export const BUNDLED_TASK_DATA_DIR = fixture('tasks');
+
+/** Who reads a variable: the gateway (`npm start`), a compression worker (`flatgate worker`), or both. */
+export type Reader = 'gateway' | 'worker' | 'gateway, worker';
+
+/** One environment variable: its name, documented default, description, and how its text becomes a value. */
+export interface Setting<T> {
+  name: string;
+  /** The default as the README shows it (Markdown). */
+  default: string;
+  description: string;
+  readers: Reader;
+  /** The value of `raw` (undefined or '' when unset); a bad value pushes one line onto `problems`. */
+  parse(raw: string | undefined, problems: string[]): T;
+}
+
+const unset = (v: string | undefined): v is undefined => v === undefined || v === '';
+
+function int(name: string, fallback: number, min: number, max: number, readers: Reader, description: string, shown = String(fallback)): Setting<number> {
+  return {
+    name, default: shown, description, readers,
+    parse(v, problems) {
+      if (unset(v)) return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        problems.push(`${name}=${JSON.stringify(v)} must be an integer in [${min}, ${max}]`);
+        return fallback;
+      }
+      return n;
+    },
+  };
+}
+
+function flag(name: string, fallback: boolean, readers: Reader, description: string): Setting<boolean> {
+  return {
+    name, default: String(fallback), description, readers,
+    parse(v, problems) {
+      if (unset(v)) return fallback;
+      const low = v.toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(low)) return true;
+      if (['0', 'false', 'no', 'off'].includes(low)) return false;
+      problems.push(`${name}=${JSON.stringify(v)} must be true or false`);
+      return fallback;
+    },
+  };
+}
+
+function text<F extends string | null>(name: string, fallback: F, readers: Reader, description: string, shown?: string): Setting<string | F> {
+  return { name, default: shown ?? (fallback === null ? '(none)' : `\`${fallback}\``), description, readers, parse: (v) => (unset(v) ? fallback : v) };
+}
+
+function custom<T>(name: string, shown: string, readers: Reader, description: string, parse: Setting<T>['parse']): Setting<T> {
+  return { name, default: shown, description, readers, parse };
+}
+
+/** Every environment variable the gateway and a compression worker read, in README order. */
+export const SETTINGS = {
+  port: int('PORT', 8080, 0, 65535, 'gateway', 'HTTP port of the gateway.'),
+  host: text('HOST', '127.0.0.1', 'gateway', 'Address the gateway listens on (`0.0.0.0` in the images).'),
+  dataDir: custom('FLATGATE_DATA_DIR', '`./data`', 'gateway', 'The embedded object store, the database and the model cache live here.', (v) => resolve(unset(v) ? './data' : v)),
+  demoModel: custom<string | null>('FLATGATE_DEMO_MODEL', '`fixtures/models/stories260K/stories260K.bin`', 'gateway', 'Model served at start (any path `loadModel` reads); `none` for none.', (v) => (v === 'none' ? null : unset(v) ? DEMO_MODEL : v)),
+  demoModelName: text('FLATGATE_DEMO_MODEL_NAME', 'stories260K', 'gateway', 'Name the demo model is served under.'),
+  threads: int('FLATGATE_THREADS', cpus().length, 1, 1024, 'gateway, worker', 'onnxruntime intra-op threads per session.', 'the number of CPUs'),
+  maxRequestBytes: int('FLATGATE_MAX_REQUEST_BYTES', 1 << 20, 1024, 1 << 30, 'gateway', 'Largest JSON request body, in bytes.'),
+  s3Endpoint: text('FLATGATE_S3_ENDPOINT', null, 'gateway, worker', 'S3-compatible endpoint; unset: the gateway runs an embedded S3 server under `FLATGATE_DATA_DIR/s3` (a worker needs it set).', '(embedded)'),
+  s3Region: text('FLATGATE_S3_REGION', 'us-east-1', 'gateway, worker', 'Region of the bucket.'),
+  s3Bucket: text('FLATGATE_S3_BUCKET', 'flatgate', 'gateway, worker', 'Bucket holding uploads and published variants.'),
+  s3AccessKeyId: text('FLATGATE_S3_ACCESS_KEY_ID', 'S3RVER', 'gateway, worker', 'S3 credentials (the embedded server\'s by default).'),
+  s3SecretAccessKey: text('FLATGATE_S3_SECRET_ACCESS_KEY', 'S3RVER', 'gateway, worker', 'S3 credentials (the embedded server\'s by default).'),
+  s3ForcePathStyle: flag('FLATGATE_S3_FORCE_PATH_STYLE', true, 'gateway, worker', 'Path-style bucket URLs (`false` for virtual-hosted AWS S3).'),
+  embeddedS3Port: int('FLATGATE_EMBEDDED_S3_PORT', 4568, 0, 65535, 'gateway', 'Port of the embedded S3 server (0: any free port).'),
+  databaseUrl: text('FLATGATE_DATABASE_URL', '', 'gateway', 'libsql URL of the database.', '`file:<FLATGATE_DATA_DIR>/flatgate.db`'),
+  databaseAuthToken: text('FLATGATE_DATABASE_AUTH_TOKEN', null, 'gateway', 'Auth token of a remote libsql database.'),
+  workerToken: text('FLATGATE_WORKER_TOKEN', null, 'gateway, worker', 'Bearer token compression workers present; unset: the gateway makes one for its embedded worker.'),
+  embeddedWorker: flag('FLATGATE_EMBEDDED_WORKER', true, 'gateway', 'Run one compression worker beside the gateway (a child process).'),
+  gatewayUrl: text('FLATGATE_GATEWAY_URL', null, 'worker', 'The gateway a worker pulls jobs from (`--gateway` overrides).'),
+  workerId: text('FLATGATE_WORKER_ID', '', 'worker', 'A worker\'s id in job leases.', '`<hostname>-<pid>`'),
+  taskDataDir: custom('FLATGATE_TASK_DATA_DIR', '`fixtures/tasks` (bundled, first 500 items of each task)', 'worker', 'Folder with the zero-shot task files (PIQA, ARC, WinoGrande, HellaSwag, BoolQ; layout of `fixtures/tasks`); point it at full datasets. `flatgate eval --data-dir` overrides.', (v) => (unset(v) ? BUNDLED_TASK_DATA_DIR : resolve(v))),
+  maxUploadBytes: int('FLATGATE_MAX_UPLOAD_BYTES', 64 * 2 ** 30, 1024, Number.MAX_SAFE_INTEGER, 'gateway', 'Largest model upload, in bytes.', '68719476736 (64 GiB)'),
+  uploadsPrefix: custom('FLATGATE_UPLOADS_PREFIX', '`uploads/`', 'gateway', 'Objects landing under this prefix start a compression job (not under `models/` or `tmp/`).', (v, problems) => {
+    const prefix = unset(v) ? 'uploads/' : v;
+    if (prefix.startsWith('models/') || prefix.startsWith('tmp/')) problems.push(`FLATGATE_UPLOADS_PREFIX=${JSON.stringify(prefix)} must not lie under models/ or tmp/`);
+    return prefix;
+  }),
+  authMode: custom<'keys' | 'open'>('FLATGATE_AUTH', '`keys`', 'gateway', '`keys`: every API route needs a Bearer key; `open`: no keys (local experiments; `npm start -- --open`).', (v, problems) => {
+    if (!unset(v) && v !== 'open' && v !== 'keys') problems.push(`FLATGATE_AUTH=${JSON.stringify(v)} must be keys or open`);
+    return v === 'open' ? 'open' : 'keys';
+  }),
+  adminKey: custom<string | null>('FLATGATE_ADMIN_KEY', '(made at first start, printed once)', 'gateway', 'The operator\'s admin key (at least 16 characters).', (v, problems) => {
+    if (!unset(v) && v.length < 16) problems.push('FLATGATE_ADMIN_KEY must be at least 16 characters');
+    return unset(v) ? null : v;
+  }),
+  jobLeaseMs: int('FLATGATE_JOB_LEASE_MS', 60_000, 100, 86_400_000, 'gateway', 'A worker\'s lease on a job, renewed by heartbeats (ms).'),
+  jobMaxAttempts: int('FLATGATE_JOB_MAX_ATTEMPTS', 3, 1, 100, 'gateway', 'Attempts before a job is dead-lettered and its model marked failed.'),
+  jobRetryBaseMs: int('FLATGATE_JOB_RETRY_BASE_MS', 5_000, 0, 86_400_000, 'gateway', 'Delay before the first retry (ms; doubles each time).'),
+} satisfies Record<string, Setting<unknown>>;
+
+/** Variables only the Cloudflare Worker reads (from its bindings, besides the `FLATGATE_*` above). */
+export const CLOUDFLARE_SETTINGS: readonly Pick<Setting<unknown>, 'name' | 'default' | 'description'>[] = [
+  { name: 'SERVING_URL', default: '(none)', description: 'Cloudflare only: a serving gateway to forward inference to instead of the `SERVING` container binding.' },
+  { name: 'SERVING_INSTANCES', default: '1', description: 'Cloudflare only: serving containers to spread requests over.' },
+];
+
+type Values = { [K in keyof typeof SETTINGS]: ReturnType<(typeof SETTINGS)[K]['parse']> };
 
 /**
  * Builds the config from environment variables.
@@ -64,63 +174,58 @@ const DEMO_MODEL = fileURLToPath(new URL('../fixtures/models/stories260K/stories
  */
 export function loadConfig(raw: Record<string, string | undefined>): Readonly<Config> {
   const problems: string[] = [];
-  const int = (key: string, fallback: number, min: number, max: number): number => {
-    const v = raw[key];
-    if (v === undefined || v === '') return fallback;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      problems.push(`${key}=${JSON.stringify(v)} must be an integer in [${min}, ${max}]`);
-      return fallback;
-    }
-    return n;
-  };
-  const flag = (key: string, fallback: boolean): boolean => {
-    const v = raw[key]?.toLowerCase();
-    if (v === undefined || v === '') return fallback;
-    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-    if (['0', 'false', 'no', 'off'].includes(v)) return false;
-    problems.push(`${key}=${JSON.stringify(raw[key])} must be true or false`);
-    return fallback;
-  };
-  const config: Config = {
-    port: int('PORT', 8080, 0, 65535),
-    host: raw.HOST || '127.0.0.1',
-    dataDir: resolve(raw.FLATGATE_DATA_DIR || './data'),
-    demoModel: raw.FLATGATE_DEMO_MODEL === 'none' ? null : raw.FLATGATE_DEMO_MODEL || DEMO_MODEL,
-    demoModelName: raw.FLATGATE_DEMO_MODEL_NAME || 'stories260K',
-    threads: int('FLATGATE_THREADS', cpus().length, 1, 1024),
-    maxRequestBytes: int('FLATGATE_MAX_REQUEST_BYTES', 1 << 20, 1024, 1 << 30),
-    s3: {
-      endpoint: raw.FLATGATE_S3_ENDPOINT || null,
-      region: raw.FLATGATE_S3_REGION || 'us-east-1',
-      bucket: raw.FLATGATE_S3_BUCKET || 'flatgate',
-      accessKeyId: raw.FLATGATE_S3_ACCESS_KEY_ID || 'S3RVER',
-      secretAccessKey: raw.FLATGATE_S3_SECRET_ACCESS_KEY || 'S3RVER',
-      forcePathStyle: flag('FLATGATE_S3_FORCE_PATH_STYLE', true),
-      embeddedPort: int('FLATGATE_EMBEDDED_S3_PORT', 4568, 0, 65535),
-    },
-    databaseUrl: raw.FLATGATE_DATABASE_URL || '',
-    databaseAuthToken: raw.FLATGATE_DATABASE_AUTH_TOKEN || null,
-    workerToken: raw.FLATGATE_WORKER_TOKEN || null,
-    embeddedWorker: flag('FLATGATE_EMBEDDED_WORKER', true),
-    gatewayUrl: raw.FLATGATE_GATEWAY_URL || null,
-    workerId: raw.FLATGATE_WORKER_ID || `${hostname()}-${process.pid}`,
-    maxUploadBytes: int('FLATGATE_MAX_UPLOAD_BYTES', 64 * 2 ** 30, 1024, Number.MAX_SAFE_INTEGER),
-    uploadsPrefix: raw.FLATGATE_UPLOADS_PREFIX || 'uploads/',
-    authMode: raw.FLATGATE_AUTH === 'open' ? 'open' : 'keys',
-    adminKey: raw.FLATGATE_ADMIN_KEY || null,
-    jobs: {
-      leaseMs: int('FLATGATE_JOB_LEASE_MS', 60_000, 100, 86_400_000),
-      maxAttempts: int('FLATGATE_JOB_MAX_ATTEMPTS', 3, 1, 100),
-      retryBaseMs: int('FLATGATE_JOB_RETRY_BASE_MS', 5_000, 0, 86_400_000),
-    },
-  };
-  config.databaseUrl ||= `file:${join(config.dataDir, 'flatgate.db')}`;
-  if (config.uploadsPrefix.startsWith('models/') || config.uploadsPrefix.startsWith('tmp/')) {
-    problems.push(`FLATGATE_UPLOADS_PREFIX=${JSON.stringify(config.uploadsPrefix)} must not lie under models/ or tmp/`);
-  }
-  if (raw.FLATGATE_AUTH && raw.FLATGATE_AUTH !== 'open' && raw.FLATGATE_AUTH !== 'keys') problems.push(`FLATGATE_AUTH=${JSON.stringify(raw.FLATGATE_AUTH)} must be keys or open`);
-  if (config.adminKey !== null && config.adminKey.length < 16) problems.push('FLATGATE_ADMIN_KEY must be at least 16 characters');
+  const v = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [k, s.parse(raw[s.name], problems)])) as Values;
   if (problems.length) throw new ConfigError(`Invalid environment: ${problems.join('; ')}`);
-  return Object.freeze(config);
+  return Object.freeze({
+    port: v.port,
+    host: v.host,
+    dataDir: v.dataDir,
+    demoModel: v.demoModel,
+    demoModelName: v.demoModelName,
+    threads: v.threads,
+    maxRequestBytes: v.maxRequestBytes,
+    s3: {
+      endpoint: v.s3Endpoint,
+      region: v.s3Region,
+      bucket: v.s3Bucket,
+      accessKeyId: v.s3AccessKeyId,
+      secretAccessKey: v.s3SecretAccessKey,
+      forcePathStyle: v.s3ForcePathStyle,
+      embeddedPort: v.embeddedS3Port,
+    },
+    databaseUrl: v.databaseUrl || `file:${join(v.dataDir, 'flatgate.db')}`,
+    databaseAuthToken: v.databaseAuthToken,
+    workerToken: v.workerToken,
+    embeddedWorker: v.embeddedWorker,
+    gatewayUrl: v.gatewayUrl,
+    workerId: v.workerId || `${hostname()}-${process.pid}`,
+    taskDataDir: v.taskDataDir,
+    maxUploadBytes: v.maxUploadBytes,
+    uploadsPrefix: v.uploadsPrefix,
+    authMode: v.authMode,
+    adminKey: v.adminKey,
+    jobs: { leaseMs: v.jobLeaseMs, maxAttempts: v.jobMaxAttempts, retryBaseMs: v.jobRetryBaseMs },
+  });
+}
+
+const cell = (s: string) => s.replace(/\|/g, '\\|');
+
+/** The README's table of environment variables (Markdown), generated from {@link SETTINGS}. */
+export function envTableMarkdown(): string {
+  const rows = [
+    ...Object.values(SETTINGS).map((s) => [s.name, s.default, s.readers, s.description]),
+    ...CLOUDFLARE_SETTINGS.map((s) => [s.name, s.default, 'Cloudflare Worker', s.description]),
+  ];
+  return ['| variable | default | read by | what |', '|---|---|---|---|', ...rows.map(([n, d, r, w]) => `| \`${n}\` | ${cell(d)} | ${r} | ${cell(w)} |`)].join('\n');
+}
+
+const ENV_BEGIN = '<!-- env:begin (generated from src/config.ts by `npm run docs:env`; do not edit) -->';
+const ENV_END = '<!-- env:end -->';
+
+/** `readme` with the text between the env markers replaced by {@link envTableMarkdown}; throws without markers. */
+export function withEnvTable(readme: string): string {
+  const a = readme.indexOf(ENV_BEGIN);
+  const b = readme.indexOf(ENV_END);
+  if (a < 0 || b < a) throw new Error(`README.md has no "${ENV_BEGIN}" ... "${ENV_END}" block`);
+  return `${readme.slice(0, a + ENV_BEGIN.length)}\n${envTableMarkdown()}\n${readme.slice(b)}`;
 }
