@@ -11,6 +11,9 @@ COPY src ./src
 COPY drizzle ./drizzle
 COPY fixtures/models ./fixtures/models
 COPY fixtures/text ./fixtures/text
+# the bundled zero-shot task subsets: the embedded worker's default FLATGATE_TASK_DATA_DIR (/app/fixtures/tasks);
+# mount full datasets elsewhere and point FLATGATE_TASK_DATA_DIR at them to evaluate on more items
+COPY fixtures/tasks ./fixtures/tasks
 VOLUME /data
 EXPOSE 8080
 USER node

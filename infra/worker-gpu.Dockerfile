@@ -15,5 +15,8 @@ RUN npm ci --omit=dev --no-audit --no-fund --onnxruntime-node-install=skip \
 COPY bin ./bin
 COPY src ./src
 COPY fixtures/text ./fixtures/text
+# the bundled zero-shot task subsets: the default FLATGATE_TASK_DATA_DIR (/app/fixtures/tasks); a job's
+# default evaluation reads them. Mount full datasets and set FLATGATE_TASK_DATA_DIR to use those instead.
+COPY fixtures/tasks ./fixtures/tasks
 VOLUME /work
 ENTRYPOINT ["node", "bin/flatgate.mjs", "worker"]

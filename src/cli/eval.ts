@@ -1,7 +1,9 @@
 /**
  * @module `flatgate eval <model> [--ppl FILE] [--seq N] [--tasks a,b] [--limit N] [--against MODEL]
- * [--data-dir DIR] [--threads N] [--bos] [--json]`: perplexity, zero-shot accuracy and agreement.
+ * [--data-dir DIR] [--threads N] [--bos] [--json]`: perplexity, zero-shot accuracy (with its binomial standard
+ * error) and agreement. Task files come from `--data-dir`, else FLATGATE_TASK_DATA_DIR, else the bundled subsets.
  */
+import { SETTINGS } from '../config.ts';
 import { InvalidRequest } from '../errors.ts';
 import { evaluateModel, type EvaluationResult } from '../compression/eval/evaluate.ts';
 import { TASKS, taskDefinition } from '../compression/eval/tasks.ts';
@@ -14,14 +16,14 @@ const USAGE =
 function printText(r: EvaluationResult): void {
   if (r.ppl !== undefined) console.log(`ppl ${r.ppl.toFixed(4)}  (nll ${r.nll!.toFixed(6)}, ${r.tokens} tokens)`);
   for (const [name, s] of Object.entries(r.tasks)) {
-    const norm = s.acc_norm === undefined ? '' : `  acc_norm ${s.acc_norm.toFixed(4)}`;
-    console.log(`${name.padEnd(14)} acc ${s.acc.toFixed(4)}${norm}  n ${s.n}`);
+    const norm = s.acc_norm === undefined ? '' : `  acc_norm ${s.acc_norm.toFixed(4)} ± ${s.acc_norm_stderr!.toFixed(4)}`;
+    console.log(`${name.padEnd(14)} acc ${s.acc.toFixed(4)} ± ${s.acc_stderr.toFixed(4)}${norm}  n ${s.n}`);
   }
   if (r.agreement) console.log(`agreement      top1 ${r.agreement.top1.toFixed(4)}  kl ${r.agreement.kl.toFixed(6)}  (${r.agreement.positions} positions)`);
 }
 
 /** Runs `flatgate eval`. */
-export async function evalCommand(argv: string[]): Promise<void> {
+export async function evalCommand(argv: string[], env: Record<string, string | undefined> = process.env): Promise<void> {
   const { values, positionals } = parse(argv, {
     ppl: { type: 'string' },
     seq: { type: 'string' },
@@ -44,7 +46,8 @@ export async function evalCommand(argv: string[]): Promise<void> {
     seq: num(values.seq, 'seq', { min: 1, int: true }),
     tasks,
     limit: num(values.limit, 'limit', { min: 1, int: true }),
-    dataDir: values['data-dir'],
+    // the one config value the worker uses too (only this variable is read: others cannot fail an eval)
+    dataDir: values['data-dir'] ?? SETTINGS.taskDataDir.parse(env.FLATGATE_TASK_DATA_DIR, []),
     threads: num(values.threads, 'threads', { min: 1, int: true }),
     bos: values.bos,
   };

@@ -1,6 +1,7 @@
 /**
  * @module `flatgate worker --gateway URL`: a compression worker that pulls jobs from a gateway over HTTP.
- * Storage settings and the token come from the environment (FLATGATE_S3_*, FLATGATE_WORKER_TOKEN).
+ * Storage settings, the token and the task data folder come from the environment (FLATGATE_S3_*,
+ * FLATGATE_WORKER_TOKEN, FLATGATE_TASK_DATA_DIR).
  */
 import { loadConfig } from '../config.ts';
 import { InvalidRequest } from '../errors.ts';
@@ -36,6 +37,7 @@ export async function workerCommand(argv: string[], env: Record<string, string |
       workerId,
       store: new ObjectStore(config.s3),
       threads: num(values.threads, 'threads', { min: 1, max: 1024, int: true }) ?? config.threads,
+      taskDataDir: config.taskDataDir,
       pollMs: num(values['poll-ms'], 'poll-ms', { min: 10, max: 600_000, int: true }),
       once: values.once,
       signal: stop.signal,

@@ -1,9 +1,22 @@
 /**
  * @module Compression parameters of a job, with their defaults: FlattenGPT removing about a quarter of
- * the layers plus the ShortGPT baseline at the same depth, evaluated by perplexity and agreement on a
- * small held-out text. Text files come from the bucket (`*_key`) or the worker's disk (`*_file`).
+ * the layers plus the ShortGPT baseline at the same depth, each variant evaluated by perplexity and
+ * agreement on a small held-out text and by zero-shot accuracy on all six tasks (the first
+ * `task_limit` items of each, from the worker's FLATGATE_TASK_DATA_DIR). Text files come from the bucket
+ * (`*_key`) or the worker's disk (`*_file`).
  */
 import { z } from 'zod';
+import { TASK_NAMES } from '../compression/eval/task-types.ts';
+
+/**
+ * Items per task in the default evaluation: evaluating a variant of the 124.7M LLaMA shape (six tasks,
+ * perplexity, agreement) then takes an estimated 1.3-1.8 minutes on 2 quiet cores (bench/eval.ts, measured
+ * under load and scaled; see bench/README.md). The binomial standard error
+ * sqrt(p(1-p)/n) of each accuracy is at most 0.5/sqrt(50) = 7.1 points (6.1 at p = 0.25, chance on ARC):
+ * enough to see a collapse, not a one-point difference; raise `task_limit` (up to the 500 bundled items,
+ * or more from full datasets in FLATGATE_TASK_DATA_DIR) for that.
+ */
+export const DEFAULT_TASK_LIMIT = 50;
 
 /** Methods a job can run. */
 export const JOB_METHODS = ['flattengpt', 'shortgpt', 'sleb'] as const;
@@ -26,8 +39,9 @@ export const compressionParamsSchema = z
     evaluate: z.boolean().default(true),
     eval_key: z.string().min(1).max(1024).optional(),
     eval_file: z.string().min(1).max(4096).optional(),
-    tasks: z.array(z.string().min(1).max(64)).max(16).default([]),
-    task_limit: z.number().int().min(1).max(100_000).default(100),
+    /** Zero-shot tasks (default: all six; `tasks=` with nothing after it for none). */
+    tasks: z.array(z.enum(TASK_NAMES)).max(TASK_NAMES.length).default([...TASK_NAMES]),
+    task_limit: z.number().int().min(1).max(100_000).default(DEFAULT_TASK_LIMIT),
   })
   .strict();
 

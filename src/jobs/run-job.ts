@@ -49,6 +49,8 @@ export interface JobContext {
   /** Aborted when the worker lost its lease. */
   signal: AbortSignal;
   threads?: number;
+  /** Folder with the zero-shot task files (FLATGATE_TASK_DATA_DIR; default: the bundled subsets). */
+  taskDataDir?: string;
 }
 
 /** The variant name of a method that removed `removed` of `layers` layers, e.g. `flattengpt-25`. */
@@ -95,7 +97,7 @@ export async function runJob(ctx: JobContext): Promise<VariantResult[]> {
   const cfg = original.model.config;
   const evalSeq = Math.min(256, cfg.maxPositions - 1);
   const evaluate = async (loaded: LoadedModel, against?: LoadedModel) =>
-    evalFile ? evaluateModel(loaded, { pplFile: evalFile, seq: evalSeq, tasks: p.tasks, limit: p.task_limit, against, threads: ctx.threads }) : null;
+    evalFile ? evaluateModel(loaded, { pplFile: evalFile, seq: evalSeq, tasks: p.tasks, limit: p.task_limit, dataDir: ctx.taskDataDir, against, threads: ctx.threads }) : null;
 
   const publish = async (name: string, method: string, loaded: LoadedModel, report: Record<string, unknown> | null, ev: EvaluationResult | null): Promise<VariantResult> => {
     const dir = join(workDir, 'out', name);

@@ -22,6 +22,8 @@ export interface WorkerOptions {
   /** Stop after the first job (or at once when the queue is empty). */
   once?: boolean;
   threads?: number;
+  /** Folder with the zero-shot task files (default: the bundled subsets). */
+  taskDataDir?: string;
   signal?: AbortSignal;
   log?: (msg: string) => void;
 }
@@ -78,6 +80,7 @@ async function runClaimed(gw: GatewayClient, opts: WorkerOptions, job: ClaimedJo
       workDir,
       signal: lost.signal,
       threads: opts.threads,
+      taskDataDir: opts.taskDataDir,
       onProgress: (s, p) => {
         stage = s;
         progress = Math.min(1, Math.max(0, p));

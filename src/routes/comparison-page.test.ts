@@ -8,7 +8,7 @@ const idle: Comparison = {
   window_seconds: 3600,
   generated_at: '2026-01-01T00:00:00.000Z',
   variants: [
-    { id: 'tiny', method: 'original', parent: null, layers: 2, params: 1234, bytes: 4936, evaluation: { ppl: 3 }, agreement: null, ratios: { layers: 1 },
+    { id: 'tiny', method: 'original', parent: null, layers: 2, params: 1234, bytes: 4936, evaluation: { ppl: 3 }, tasks: {}, agreement: null, ratios: { layers: 1 },
       latency: { requests: 0, queue: none, ttft: none, itl: none, e2e: none, tokens_per_second: null, samples: { ttft: [], e2e: [], itl: [] } } },
   ],
 };
@@ -41,5 +41,12 @@ describe('comparison page formatting', () => {
     expect(html).toContain('<td data-variant="tiny" data-metric="ttft.p50" class="na">—</td>');
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
     expect(html).toContain("default-src 'none'");
+  });
+
+  it('shows each task accuracy with its standard error', () => {
+    const [v] = idle.variants;
+    const html = renderComparisonPage({ ...idle, variants: [{ ...v, evaluation: { tasks: { piqa: { acc: 0.625, n: 40 } } }, tasks: { piqa: { acc: 0.625, acc_stderr: Math.sqrt((0.625 * 0.375) / 40), n: 40 } } }] });
+    expect(html).toMatch(/<td data-variant="tiny" data-metric="task.piqa.acc" data-value="0.625" title="40 examples">62.5%<\/td>/);
+    expect(html).toMatch(/<td data-variant="tiny" data-metric="task.piqa.acc_stderr" data-value="0.0765\d*" title="[^"]*n = 40">±7.7%<\/td>/);
   });
 });

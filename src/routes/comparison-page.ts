@@ -71,6 +71,7 @@ function accuracyRows(variants: VariantComparison[]): Row[] {
   for (const t of tasks) {
     const score = (v: VariantComparison) => evalOf(v).tasks?.[t];
     rows.push({ label: `${t} acc`, metric: `task.${t}.acc`, value: (v) => num(score(v)?.acc), format: pct, title: (v) => `${score(v)?.n ?? '?'} examples` });
+    rows.push({ label: `${t} acc std. error`, metric: `task.${t}.acc_stderr`, value: (v) => v.tasks?.[t]?.acc_stderr, format: (x) => `±${(x * 100).toFixed(1)}%`, title: (v) => `sqrt(p(1-p)/n), n = ${v.tasks?.[t]?.n ?? '?'}` });
     if (variants.some((v) => num(score(v)?.acc_norm) !== null)) rows.push({ label: `${t} acc_norm`, metric: `task.${t}.acc_norm`, value: (v) => num(score(v)?.acc_norm), format: pct });
   }
   if (variants.some((v) => num(evalOf(v).agreement?.top1) !== null)) {

@@ -114,6 +114,10 @@ describe('POST /v1/uploads', () => {
     const r = await upload('fine-name', good, '&ratio=3');
     expect(r.status).toBe(400);
     expect(r.body.error?.message).toMatch(/ratio/);
+    // an unknown task is the client's mistake, said at upload, not a job that fails later
+    const t = await upload('fine-name', good, '&tasks=piqa,mmlu');
+    expect(t.status).toBe(400);
+    expect(t.body.error?.message).toMatch(/tasks/);
   });
 });
 

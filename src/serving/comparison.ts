@@ -21,6 +21,35 @@ export interface LatencySummary {
   samples: { ttft: number[]; e2e: number[]; itl: number[] };
 }
 
+/**
+ * A zero-shot task's accuracy over its `n` items, with the binomial standard error sqrt(p(1-p)/n) of each
+ * accuracy (recomputed here from p and n, so evaluations stored before it was recorded have it too).
+ */
+export interface TaskAccuracy {
+  acc: number;
+  acc_stderr: number;
+  acc_norm?: number;
+  acc_norm_stderr?: number;
+  n: number;
+}
+
+const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+const stderr = (p: number, n: number) => Math.sqrt((p * (1 - p)) / n);
+
+/** The task accuracies of a job's evaluation (`{ tasks: { piqa: { acc, acc_norm?, n } } }`). */
+export function taskAccuracies(evaluation: Record<string, unknown> | null | undefined): Record<string, TaskAccuracy> {
+  const out: Record<string, TaskAccuracy> = {};
+  const tasks = evaluation?.tasks;
+  if (!tasks || typeof tasks !== 'object') return out;
+  for (const [name, score] of Object.entries(tasks as Record<string, Record<string, unknown>>)) {
+    const { acc, acc_norm: norm, n } = score ?? {};
+    if (!isNum(acc) || !Number.isInteger(n) || (n as number) < 1) continue;
+    const count = n as number;
+    out[name] = { acc, acc_stderr: stderr(acc, count), ...(isNum(norm) ? { acc_norm: norm, acc_norm_stderr: stderr(norm, count) } : {}), n: count };
+  }
+  return out;
+}
+
 /** One variant's column. */
 export interface VariantComparison {
   id: string;
@@ -31,6 +60,8 @@ export interface VariantComparison {
   bytes: number | null;
   latency: LatencySummary;
   evaluation: Record<string, unknown> | null;
+  /** Zero-shot accuracy per task, with standard errors (from `evaluation`). */
+  tasks: Record<string, TaskAccuracy>;
   /** Shadow agreement with the original (teacher-forced top-1), when shadow traffic ran. */
   agreement: { top1: number; requests: number; tokens: number } | null;
   /** This variant / the original, for every number both have. */
@@ -91,6 +122,7 @@ export async function compareVariants(pool: ModelPool, metrics: MetricsStore, id
       bytes: m.info.bytes ?? null,
       latency: latency(metrics, m.id, since),
       evaluation: m.info.evaluation ?? null,
+      tasks: taskAccuracies(m.info.evaluation),
       agreement: m === original ? null : metrics.agreement(original.id, m.id, since),
       ratios: {},
     });

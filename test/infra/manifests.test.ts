@@ -78,4 +78,10 @@ describe('container images', () => {
     }
     expect(await readFile(join(INFRA, 'worker-gpu.Dockerfile'), 'utf8')).toContain('--onnxruntime-node-install=cuda12');
   });
+
+  it('both images run workers (the gateway its embedded one), so both carry the default task data folder', async () => {
+    for (const file of ['gateway.Dockerfile', 'worker-gpu.Dockerfile']) {
+      expect(await readFile(join(INFRA, file), 'utf8'), file).toMatch(/^COPY fixtures\/tasks \.\/fixtures\/tasks$/m);
+    }
+  });
 });

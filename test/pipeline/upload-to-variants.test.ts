@@ -7,6 +7,8 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findModelByName, insertModel } from '../../src/db/queries/models.ts';
 import { variantsOfModel } from '../../src/db/queries/variants.ts';
+import { TASK_NAMES } from '../../src/compression/eval/task-types.ts';
+import { DEFAULT_TASK_LIMIT } from '../../src/jobs/params.ts';
 import { publishedVariant } from '../../src/jobs/published-variant.ts';
 import { loadModel } from '../../src/model/load.ts';
 import { CALIB_FILE, EVAL_FILE, storiesTarGz } from './archives.ts';
@@ -15,8 +17,9 @@ import { startTestGateway, TOKEN, waitForJob, type TestGateway } from './gateway
 interface ModelView {
   id: string;
   name: string;
-  variants: { id: string; method: string; layers: number; params: number; bytes: number; status: string; evaluation: { ppl: number; tasks: object; agreement: { top1?: number; kl?: number } } }[];
+  variants: { id: string; method: string; layers: number; params: number; bytes: number; status: string; evaluation: { ppl: number; tasks: Record<string, Score>; agreement: { top1?: number; kl?: number } } }[];
 }
+type Score = { acc: number; acc_stderr: number; n: number };
 
 let gw: TestGateway;
 let archive: Buffer;
@@ -47,6 +50,19 @@ async function checkVariants(name: string): Promise<ModelView> {
     expect(v.evaluation.agreement.top1).toBeLessThanOrEqual(1);
   }
   expect(byMethod.original.evaluation.ppl).toBeLessThan(byMethod.flattengpt.evaluation.ppl);
+  // the default evaluation includes every zero-shot task, on the default number of items, with its standard error
+  const comparison = (await (await fetch(`${gw.url}/v1/models/${name}/comparison`)).json()) as { variants: { id: string; tasks: Record<string, Score> }[] };
+  for (const v of m.variants) {
+    const shown = comparison.variants.find((c) => c.id === v.id)!.tasks;
+    for (const scores of [v.evaluation.tasks, shown]) {
+      expect(Object.keys(scores).sort()).toEqual([...TASK_NAMES].sort());
+      for (const s of Object.values(scores)) {
+        expect(s.n).toBe(DEFAULT_TASK_LIMIT);
+        expect(s.acc).toBeGreaterThanOrEqual(0);
+        expect(s.acc_stderr).toBeCloseTo(Math.sqrt((s.acc * (1 - s.acc)) / s.n), 12);
+      }
+    }
+  }
   return m;
 }
 

@@ -53,7 +53,8 @@ describe('evaluateModel on stories260K and the real task files', () => {
       if (norm.indexOf(Math.max(...norm)) === ex.gold) hitsNorm++;
     }
     await s.release();
-    expect(r.tasks.arc_easy).toEqual({ acc: hits / 8, acc_norm: hitsNorm / 8, n: 8 });
+    const se = (k: number) => Math.sqrt((k / 8) * (1 - k / 8) / 8);
+    expect(r.tasks.arc_easy).toEqual({ acc: hits / 8, acc_stderr: se(hits), acc_norm: hitsNorm / 8, acc_norm_stderr: se(hitsNorm), n: 8 });
   });
 
   it('rejects bad input before any forward, one line each', async () => {

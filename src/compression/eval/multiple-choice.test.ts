@@ -115,8 +115,10 @@ describe('accuracy the harness way', () => {
       if (best === ex.gold) hits++;
       if (norm.indexOf(Math.max(...norm)) === ex.gold) hitsNorm++;
     }
-    expect(await evaluateMultipleChoice(s, tok, examples, ['acc', 'acc_norm'])).toEqual({ acc: hits / 4, acc_norm: hitsNorm / 4, n: 4 });
-    expect(await evaluateMultipleChoice(s, tok, examples, ['acc'])).toEqual({ acc: hits / 4, n: 4 });
+    // binomial standard errors sqrt(p(1-p)/n), written out here
+    const se = (k: number) => Math.sqrt((k / 4) * (1 - k / 4) / 4);
+    expect(await evaluateMultipleChoice(s, tok, examples, ['acc', 'acc_norm'])).toEqual({ acc: hits / 4, acc_stderr: se(hits), acc_norm: hitsNorm / 4, acc_norm_stderr: se(hitsNorm), n: 4 });
+    expect(await evaluateMultipleChoice(s, tok, examples, ['acc'])).toEqual({ acc: hits / 4, acc_stderr: se(hits), n: 4 });
     await s.release();
   });
 });

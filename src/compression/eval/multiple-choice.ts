@@ -9,7 +9,7 @@ import { InvalidRequest } from '../../errors.ts';
 import type { Tokenizer } from '../../model/types.ts';
 import { argmax, logSoftmax } from '../../serving/generate/sampling.ts';
 import type { DecoderSession } from '../../serving/session/backend.ts';
-import { requestsOf, type ChoiceMetric, type LoglikelihoodRequest, type MultipleChoiceExample, type TaskScore } from './task-types.ts';
+import { binomialStderr, requestsOf, type ChoiceMetric, type LoglikelihoodRequest, type MultipleChoiceExample, type TaskScore } from './task-types.ts';
 
 /** What scoring needs from a tokenizer. */
 export type ScoringTokenizer = Pick<Tokenizer, 'encode' | 'bosId'>;
@@ -128,5 +128,6 @@ export async function evaluateMultipleChoice(
     if (predNorm === ex.gold) hitsNorm++;
   }
   const n = examples.length;
-  return metrics.includes('acc_norm') ? { acc: hits / n, acc_norm: hitsNorm / n, n } : { acc: hits / n, n };
+  const acc = { acc: hits / n, acc_stderr: binomialStderr(hits / n, n) };
+  return metrics.includes('acc_norm') ? { ...acc, acc_norm: hitsNorm / n, acc_norm_stderr: binomialStderr(hitsNorm / n, n), n } : { ...acc, n };
 }

@@ -41,9 +41,23 @@ export function requestsOf(ex: MultipleChoiceExample): LoglikelihoodRequest[] {
   return ex.choices.map((c) => ({ context: ex.context, continuation: TARGET_DELIMITER + c }));
 }
 
-/** Accuracy of one task; `acc_norm` only where the harness reports it. */
+/**
+ * Accuracy of one task; `acc_norm` only where the harness reports it. Each `*_stderr` is the binomial
+ * standard error sqrt(p(1-p)/n) of that accuracy over the `n` items (the harness's sample-variance form
+ * divides by n-1 instead: larger by sqrt(n/(n-1)), under 0.2% at n = 300).
+ */
 export interface TaskScore {
   acc: number;
+  acc_stderr: number;
   acc_norm?: number;
+  acc_norm_stderr?: number;
   n: number;
 }
+
+/** The binomial standard error of an accuracy `p` measured on `n` items. */
+export function binomialStderr(p: number, n: number): number {
+  return Math.sqrt((p * (1 - p)) / n);
+}
+
+/** The names of the zero-shot tasks (lm-evaluation-harness's), in the order reports list them. */
+export const TASK_NAMES = ['piqa', 'arc_easy', 'arc_challenge', 'winogrande', 'hellaswag', 'boolq'] as const;

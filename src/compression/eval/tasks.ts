@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidRequest } from '../../errors.ts';
 import { parseHellaswag } from './hellaswag.ts';
-import type { ChoiceMetric, MultipleChoiceExample } from './task-types.ts';
+import type { ChoiceMetric, MultipleChoiceExample, TASK_NAMES } from './task-types.ts';
 
 /** The bundled task subsets (first 500 items of each; fixtures/tasks/NOTICE), the default task data folder. */
 export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../../fixtures/tasks', import.meta.url));
@@ -63,7 +63,7 @@ function arc(file: string): TaskDefinition['parse'] {
     });
 }
 
-/** Every task, by the harness's name. */
+/** Every task, by the harness's name (exactly those of TASK_NAMES). */
 export const TASKS: Record<string, TaskDefinition> = {
   piqa: {
     name: 'piqa',
@@ -122,7 +122,7 @@ export const TASKS: Record<string, TaskDefinition> = {
       });
     },
   },
-};
+} satisfies Record<(typeof TASK_NAMES)[number], TaskDefinition>;
 
 /** The definition of `name`, or one InvalidRequest line listing the known tasks. */
 export function taskDefinition(name: string): TaskDefinition {
@@ -138,13 +138,15 @@ export function taskDefinition(name: string): TaskDefinition {
 export async function loadTask(name: string, dataDir = DEFAULT_DATA_DIR, limit?: number): Promise<MultipleChoiceExample[]> {
   const def = taskDefinition(name);
   const paths = def.files.map((f) => join(dataDir, f));
-  const texts = await Promise.all(
-    paths.map((p) =>
-      readFile(p, 'utf8').catch(() => {
+  // one file after another, so a missing folder is always reported by its first file
+  const texts: string[] = [];
+  for (const p of paths) {
+    texts.push(
+      await readFile(p, 'utf8').catch(() => {
         throw new InvalidRequest(`${name}: cannot read ${p} (is FLATGATE_TASK_DATA_DIR right?)`, 'data-dir');
       }),
-    ),
-  );
+    );
+  }
   const all = def.parse(texts, paths);
   return limit === undefined ? all : all.slice(0, limit);
 }
