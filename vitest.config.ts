@@ -1,10 +1,20 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * End-to-end files: each starts gateways, worker processes, workerd, a browser or the CLI as a child
+ * process, and together they take most of the suite's time. `npm test` runs both projects;
+ * `npm run test:unit` is the fast inner loop, `npm run test:e2e` the rest.
+ */
+const E2E = ['test/pipeline/**/*.test.ts', 'test/runtime/**/*.test.ts', 'test/acceptance/**/*.test.ts', 'test/api/comparison-page.test.ts', 'src/cli/**/*.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['src/**/*.test.ts', 'test/**/*.test.ts'], exclude: E2E } },
+      { extends: true, test: { name: 'e2e', include: E2E } },
+    ],
   },
 });
