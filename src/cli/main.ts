@@ -26,7 +26,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
 const HELP = `usage: flatgate <command> [options]
 
 commands:
-  worker --gateway URL [--token T] [--id ID] [--once]   compression worker (pulls jobs; FLATGATE_S3_* env)
+  worker --gateway URL [--token T] [--id ID] [--once]   compression worker (pulls jobs; FLATGATE_S3_*, FLATGATE_TASK_DATA_DIR env)
   keys create|list|revoke                        API keys (create --owner NAME --scopes inference,upload,admin)
   inspect <model> [--json]                       architecture, sizes, parameter count
   generate <model> --prompt TEXT [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S]
@@ -34,7 +34,8 @@ commands:
   convert <model> --to hf|onnx|gguf --out PATH   write another format
   compress <model> --method flattengpt|shortgpt|sleb (--merges N | --ratio R) --calib FILE --out DIR
            [--calib-samples N] [--seq N] [--seed S] [--rho X] [--no-prune] [--no-compensate] [--eval-text FILE]
-  eval <model> [--ppl F] [--tasks a,b|all] [--limit N] [--against M] [--json]  perplexity, zero-shot accuracy, agreement
+  eval <model> [--ppl F] [--tasks a,b|all] [--limit N] [--against M] [--data-dir D] [--json]  perplexity, zero-shot accuracy, agreement
+           (task files: --data-dir, else FLATGATE_TASK_DATA_DIR, else the bundled fixtures/tasks)
 
 <model>: a Hugging Face folder, a .tar/.tar.gz of one, or a llama2.c .bin (--tokenizer FILE, or a
 tokenizer.bin / tok*.bin beside it)`;
