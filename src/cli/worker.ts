@@ -3,6 +3,7 @@
  * Storage settings, the token and the task data folder come from the environment (FLATGATE_S3_*,
  * FLATGATE_WORKER_TOKEN, FLATGATE_TASK_DATA_DIR).
  */
+import { stat } from 'node:fs/promises';
 import { loadConfig } from '../config.ts';
 import { InvalidRequest } from '../errors.ts';
 import { runWorker } from '../jobs/worker-loop.ts';
@@ -25,6 +26,10 @@ export async function workerCommand(argv: string[], env: Record<string, string |
   if (!gatewayUrl) throw new InvalidRequest('usage: flatgate worker --gateway URL (or FLATGATE_GATEWAY_URL)', 'gateway');
   if (!token) throw new InvalidRequest('a worker token is required: --token T or FLATGATE_WORKER_TOKEN', 'token');
   if (!config.s3.endpoint) throw new InvalidRequest('the worker needs FLATGATE_S3_ENDPOINT (and credentials) to reach object storage', 'FLATGATE_S3_ENDPOINT');
+  // every default job evaluates the zero-shot tasks: a wrong folder should stop the worker now, not fail each job
+  if (!(await stat(config.taskDataDir).catch(() => null))?.isDirectory()) {
+    throw new InvalidRequest(`FLATGATE_TASK_DATA_DIR=${config.taskDataDir} is not a folder (unset it for the bundled task subsets)`, 'FLATGATE_TASK_DATA_DIR');
+  }
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
