@@ -47,6 +47,15 @@ export interface Config {
   authMode: 'keys' | 'open';
   /** The operator's admin key; when absent, the local gateway makes one at first start and prints it once. */
   adminKey: string | null;
+  /** How often a gateway polls the database's serving-state version (models, variants, routes), in ms. */
+  statePollMs: number;
+  /**
+   * Age after which the start-up sweep removes staging objects, multipart uploads and model objects whose
+   * owner it cannot tell is gone (another host may still be writing them), in ms.
+   */
+  sweepGraceMs: number;
+  /** Lifetime of presigned multipart uploads, in seconds. */
+  presignedExpirySeconds: number;
   /** Job queue: lease length, attempts before dead letter, first retry delay (doubles each time). */
   jobs: { leaseMs: number; maxAttempts: number; retryBaseMs: number };
 }
@@ -109,6 +118,9 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     uploadsPrefix: raw.FLATGATE_UPLOADS_PREFIX || 'uploads/',
     authMode: raw.FLATGATE_AUTH === 'open' ? 'open' : 'keys',
     adminKey: raw.FLATGATE_ADMIN_KEY || null,
+    statePollMs: int('FLATGATE_STATE_POLL_MS', 1000, 50, 600_000),
+    sweepGraceMs: int('FLATGATE_SWEEP_GRACE_MS', 3_600_000, 0, 30 * 86_400_000),
+    presignedExpirySeconds: int('FLATGATE_PRESIGNED_EXPIRY_S', 86_400, 1, 7 * 86_400),
     jobs: {
       leaseMs: int('FLATGATE_JOB_LEASE_MS', 60_000, 100, 86_400_000),
       maxAttempts: int('FLATGATE_JOB_MAX_ATTEMPTS', 3, 1, 100),
