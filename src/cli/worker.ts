@@ -6,7 +6,6 @@ import { loadConfig } from '../config.ts';
 import { InvalidRequest } from '../errors.ts';
 import { runWorker } from '../jobs/worker-loop.ts';
 import { ObjectStore } from '../storage/object-store.ts';
-import { processScratch } from '../storage/scratch.ts';
 import { num, parse } from './args.ts';
 
 /** Runs the worker until SIGINT/SIGTERM (or after one job with `--once`). */
@@ -36,7 +35,7 @@ export async function workerCommand(argv: string[], env: Record<string, string |
       token,
       workerId,
       store: new ObjectStore(config.s3),
-      scratchDir: await processScratch(config.dataDir),
+      dataDir: config.dataDir,
       threads: num(values.threads, 'threads', { min: 1, max: 1024, int: true }) ?? config.threads,
       pollMs: num(values['poll-ms'], 'poll-ms', { min: 10, max: 600_000, int: true }),
       once: values.once,

@@ -2,12 +2,12 @@
  * @module The compression worker loop: claim a job from the gateway, heartbeat while running it, then
  * complete or fail it. Bad input fails at once (dead letter); anything else is retried by the queue.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FlatgateError } from '../errors.ts';
 import { modelPrefix } from '../storage/layout.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { scratchFolder } from '../storage/scratch.ts';
 import { jobStagingPrefix } from './delete-model.ts';
 import { GatewayClient, GatewayError, type ClaimedJob } from './gateway-client.ts';
 import { runJob } from './run-job.ts';
@@ -18,8 +18,8 @@ export interface WorkerOptions {
   token: string;
   workerId: string;
   store: ObjectStore;
-  /** Where job scratch folders go (under the data directory; see storage/scratch.ts). */
-  scratchDir: string;
+  /** The data directory, whose scratch space holds each job's working folder (storage/scratch.ts). */
+  dataDir: string;
   /** Wait between empty claims (default 1000 ms). */
   pollMs?: number;
   /** Stop after the first job (or at once when the queue is empty). */
@@ -76,7 +76,7 @@ async function runClaimed(gw: GatewayClient, opts: WorkerOptions, job: ClaimedJo
     }
   };
   const timer = setInterval(() => void beat(), Math.max(100, Math.floor(leaseMs / 3)));
-  const workDir = await mkdtemp(join(opts.scratchDir, `job-${job.id}-`));
+  const workDir = await scratchFolder(opts.dataDir, `job-${job.id}-`);
   try {
     const variants = await runJob({
       job: { id: job.id, modelId: job.model_id, attempts: job.attempts, sourceKey: job.source.key, params: job.params },

@@ -1,7 +1,8 @@
 /**
- * @module Scratch space under the data directory (never the system temp folder): each process works in
- * `<dataDir>/scratch/<pid>-<start ms>/`, so a start-up sweep can tell a crashed process's leftovers
- * (its pid is gone) from a live neighbour's (the gateway and its worker share the data directory).
+ * @module Scratch space under the data directory (never the system temp folder): every scratch folder is
+ * `<dataDir>/scratch/<pid>-<start ms>-<what>XXXXXX`, named for the process that made it, so a start-up
+ * sweep can tell a crashed process's leftovers (its pid is gone) from a live neighbour's (the gateway and
+ * its worker share the data directory).
  */
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 /** The scratch root of a data directory. */
 export const scratchRoot = (dataDir: string) => join(dataDir, 'scratch');
 
-const OWNED = /^(\d+)-\d+$/;
+const OWNED = /^(\d+)-(\d+)-/;
 
 /** Whether process `pid` is alive on this machine. */
 function alive(pid: number): boolean {
@@ -22,15 +23,6 @@ function alive(pid: number): boolean {
   }
 }
 
-/**
- * This process's scratch folder (created on first use).
- * @example const dir = await processScratch('data'); const work = await mkdtemp(join(dir, 'job-'));
- */
-export async function processScratch(dataDir: string): Promise<string> {
-  const dir = join(scratchRoot(dataDir), `${process.pid}-${processStart}`);
-  await mkdir(dir, { recursive: true });
-  return dir;
-}
 const processStart = Date.now();
 
 /** The host, as it may appear in an object key. */
@@ -54,9 +46,13 @@ export function tagOwnerGone(tag: string): boolean | null {
   return !alive(pid);
 }
 
-/** A fresh folder under this process's scratch folder, named `<prefix>XXXXXX`. */
+/**
+ * A fresh scratch folder of this process, `<pid>-<start>-<prefix>XXXXXX`; the caller removes it.
+ * @example const dir = await scratchFolder('data', 'job-'); try { ... } finally { await rm(dir, { recursive: true, force: true }); }
+ */
 export async function scratchFolder(dataDir: string, prefix: string): Promise<string> {
-  return mkdtemp(join(await processScratch(dataDir), prefix));
+  await mkdir(scratchRoot(dataDir), { recursive: true });
+  return mkdtemp(join(scratchRoot(dataDir), `${process.pid}-${processStart}-${prefix}`));
 }
 
 /**
@@ -67,8 +63,9 @@ export async function sweepScratch(dataDir: string): Promise<string[]> {
   const removed: string[] = [];
   for (const e of await readdir(scratchRoot(dataDir), { withFileTypes: true }).catch(() => [])) {
     const owner = OWNED.exec(e.name);
-    if (owner && e.isDirectory() && Number(owner[1]) !== process.pid && alive(Number(owner[1]))) continue;
-    if (owner && Number(owner[1]) === process.pid && e.name === `${process.pid}-${processStart}`) continue;
+    const pid = Number(owner?.[1]);
+    if (owner && pid === process.pid && Number(owner[2]) === processStart) continue;
+    if (owner && pid !== process.pid && alive(pid)) continue;
     await rm(join(scratchRoot(dataDir), e.name), { recursive: true, force: true });
     removed.push(e.name);
   }
