@@ -9,6 +9,7 @@ import type { Db } from '../db/client.ts';
 import { atomically } from '../db/atomic.ts';
 import { jobsOfModel } from '../db/queries/jobs.ts';
 import type { ModelRow } from '../db/queries/models.ts';
+import { variantsOfModel } from '../db/queries/variants.ts';
 import { abRoutes, jobs, models, variants } from '../db/schema.ts';
 import { modelPrefix, STAGING_PREFIX } from '../storage/layout.ts';
 
@@ -23,13 +24,14 @@ export interface DeleteDeps {
 export const jobStagingPrefix = (jobId: string) => `${STAGING_PREFIX}job-${jobId}-`;
 
 /**
- * Deletes `model`: rows atomically, then objects. Object deletion failures are logged, not thrown: the
+ * Deletes `model`: rows atomically, then objects; returns the ids it was served under. Object deletion failures are logged, not thrown: the
  * rows are gone, so the model is gone, and the sweep finishes the bucket.
  * @example await deleteModelEverywhere({ db, store }, model);
  */
-export async function deleteModelEverywhere(deps: DeleteDeps, model: ModelRow): Promise<void> {
+export async function deleteModelEverywhere(deps: DeleteDeps, model: ModelRow): Promise<{ served: string[] }> {
   const { db } = deps;
   const jobIds = (await jobsOfModel(db, model.id)).map((j) => j.id);
+  const served = [...new Set([model.name, ...(await variantsOfModel(db, model.id)).map((v) => v.id)])];
   await atomically(db, [
     db.delete(abRoutes).where(eq(abRoutes.model, model.name)),
     db.delete(variants).where(eq(variants.modelId, model.id)),
@@ -39,4 +41,5 @@ export async function deleteModelEverywhere(deps: DeleteDeps, model: ModelRow): 
   for (const prefix of [modelPrefix(model.id), ...jobIds.map(jobStagingPrefix)]) {
     await deps.store.deletePrefix(prefix).catch((err) => deps.log?.(`deleting ${prefix} failed; the sweep will retry`, err));
   }
+  return { served };
 }

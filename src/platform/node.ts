@@ -67,7 +67,11 @@ export async function createNodePlatform(config: Readonly<Config>, opts: { pool:
     workerToken: config.workerToken ?? randomBytes(24).toString('base64url'),
     router,
     serving,
-    servingChanged: () => serving.reload(),
+    servingChanged: async (removed = []) => {
+      // also what was added in-process under those ids (not mirrored from the database)
+      for (const id of removed) void opts.pool.remove(id);
+      await serving.reload();
+    },
     serveVariant: (v) => registerVariant({ store, pool: opts.pool, cacheDir }, v, 'announced'),
     close: async () => {
       serving.stop();

@@ -20,10 +20,11 @@ export interface Platform {
   /** The bearer token compression workers present. */
   workerToken: string;
   /**
-   * Called after this gateway changed what is served (a job completed, a model was deleted): applies it
-   * here at once instead of at the next poll. Other gateways learn it from the database.
+   * Called after this gateway changed what is served (a job completed, a model was deleted, whose
+   * served ids are `removed`): applies it here at once instead of at the next poll. Other gateways learn
+   * it from the database.
    */
-  servingChanged(): Promise<void>;
+  servingChanged(removed?: string[]): Promise<void>;
   /** Serves one published variant described by another node (a serving container told by the Worker). */
   serveVariant(v: PublishedVariant): void;
   close(): Promise<void>;

@@ -57,7 +57,7 @@ modelDetailsRoute.delete('/v1/models/:id', async (c) => {
   const model = (await findModel(db, id)) ?? (await findModelByName(db, id));
   if (!model) throw new ModelNotFound(id);
   assertCanManage(c, id, model.owner);
-  await deleteModelEverywhere({ db, store, log: (m, e) => console.error(m, e ?? '') }, model);
-  await c.var.platform.servingChanged();
+  const { served } = await deleteModelEverywhere({ db, store, log: (m, e) => console.error(m, e ?? '') }, model);
+  await c.var.platform.servingChanged(served);
   return c.json({ id: model.id, object: 'model', deleted: true });
 });
