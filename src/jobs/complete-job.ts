@@ -9,7 +9,7 @@ import type { Db } from '../db/client.ts';
 import { atomically } from '../db/atomic.ts';
 import { findJob } from '../db/queries/jobs.ts';
 import { findModel } from '../db/queries/models.ts';
-import { jobs, models, type VariantEvaluation } from '../db/schema.ts';
+import { jobs, models, variants, type VariantEvaluation } from '../db/schema.ts';
 import { variantPrefix } from '../storage/layout.ts';
 import { servedId } from './published-variant.ts';
 import { JobGone, LeaseLost } from './queue.ts';
@@ -36,16 +36,45 @@ export async function completeJobWithVariants(db: Db, jobId: string, lease: stri
   if (!job || !model) throw new JobGone(jobId);
   // the job row marks this completion (status done, this lease, this finish time) until the last statement
   const ours = sql`exists (select 1 from ${jobs} where ${jobs.id} = ${jobId} and ${jobs.status} = 'done' and ${jobs.leaseOwner} = ${lease} and ${jobs.finishedAt} = ${now})`;
+  const guard = and(eq(jobs.id, jobId), eq(jobs.status, 'done'), eq(jobs.leaseOwner, lease), eq(jobs.finishedAt, now));
   const upserts = reported.map((v) => {
-    const id = servedId(model.name, v.name);
-    const evaluation = JSON.stringify(v.evaluation);
-    const report = v.report === null ? null : JSON.stringify(v.report);
-    // insert-select: the row exists only when the guard holds; a re-published variant takes the new files and time
-    return db.run(sql`insert into variants (id, model_id, name, method, layers, params, bytes, status, prefix, evaluation, report, created_at)
-      select ${id}, ${model.id}, ${v.name}, ${v.method}, ${v.layers}, ${v.params}, ${v.bytes}, 'ready', ${variantPrefix(model.id, v.name)}, ${evaluation}, ${report}, ${now}
-      where ${ours}
-      on conflict (model_id, name) do update set method = excluded.method, layers = excluded.layers, params = excluded.params, bytes = excluded.bytes,
-        status = 'ready', prefix = excluded.prefix, evaluation = excluded.evaluation, report = excluded.report, created_at = excluded.created_at`);
+    const value = <T>(x: T) => sql<T>`${x}`;
+    // insert-select from the job row: a variant row exists only when the guard holds (query builders only:
+    // D1's batch takes no raw statements with parameters); a re-published variant takes the new files and time
+    const row = db
+      .select({
+        id: value(servedId(model.name, v.name)).as('id'),
+        modelId: value(model.id).as('model_id'),
+        name: value(v.name).as('name'),
+        method: value(v.method).as('method'),
+        layers: value(v.layers).as('layers'),
+        params: value(v.params).as('params'),
+        bytes: value(v.bytes).as('bytes'),
+        status: sql<'ready'>`'ready'`.as('status'),
+        prefix: value(variantPrefix(model.id, v.name)).as('prefix'),
+        evaluation: sql<VariantEvaluation>`${JSON.stringify(v.evaluation)}`.as('evaluation'),
+        report: sql<Record<string, unknown> | null>`${v.report === null ? null : JSON.stringify(v.report)}`.as('report'),
+        createdAt: value(now).as('created_at'),
+      })
+      .from(jobs)
+      .where(guard);
+    return db
+      .insert(variants)
+      .select(row)
+      .onConflictDoUpdate({
+        target: [variants.modelId, variants.name],
+        set: {
+          method: sql`excluded.method`,
+          layers: sql`excluded.layers`,
+          params: sql`excluded.params`,
+          bytes: sql`excluded.bytes`,
+          status: 'ready',
+          prefix: sql`excluded.prefix`,
+          evaluation: sql`excluded.evaluation`,
+          report: sql`excluded.report`,
+          createdAt: sql`excluded.created_at`,
+        },
+      });
   });
   const [done] = (await atomically(db, [
     db
