@@ -54,6 +54,12 @@ export interface Config {
    * owner it cannot tell is gone (another host may still be writing them), in ms.
    */
   sweepGraceMs: number;
+  /**
+   * Whether the start-up sweep also cleans the bucket (staging, multipart uploads, objects of deleted
+   * models). Only a gateway whose database is the bucket's truth may: the Cloudflare serving containers,
+   * which keep their own database, turn it off.
+   */
+  sweepBucket: boolean;
   /** Lifetime of presigned multipart uploads, in seconds. */
   presignedExpirySeconds: number;
   /** Job queue: lease length, attempts before dead letter, first retry delay (doubles each time). */
@@ -120,6 +126,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     adminKey: raw.FLATGATE_ADMIN_KEY || null,
     statePollMs: int('FLATGATE_STATE_POLL_MS', 1000, 50, 600_000),
     sweepGraceMs: int('FLATGATE_SWEEP_GRACE_MS', 3_600_000, 0, 30 * 86_400_000),
+    sweepBucket: flag('FLATGATE_SWEEP_BUCKET', true),
     presignedExpirySeconds: int('FLATGATE_PRESIGNED_EXPIRY_S', 86_400, 1, 7 * 86_400),
     jobs: {
       leaseMs: int('FLATGATE_JOB_LEASE_MS', 60_000, 100, 86_400_000),

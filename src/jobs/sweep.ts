@@ -26,6 +26,8 @@ export interface SweepDeps {
   dataDir: string;
   /** Age after which unowned staging, multipart uploads and orphan model objects go (ms). */
   graceMs: number;
+  /** Clean the bucket too (false: scratch only; for nodes whose database is not the bucket's truth). */
+  bucket?: boolean;
   now?: number;
   log?: (msg: string, err?: unknown) => void;
 }
@@ -63,6 +65,7 @@ export async function sweepLeftovers(deps: SweepDeps): Promise<SweepReport> {
   const old = (t: number | undefined) => t !== undefined && now - t > deps.graceMs;
   const report: SweepReport = { scratch: await sweepScratch(deps.dataDir), expiredUploads: [], multipartUploads: [], stagingObjects: 0, orphanModels: [] };
 
+  if (deps.bucket === false) return report;
   for (const row of await expiredOpenUploads(db, now)) if (await abortExpiredUpload({ db, store }, row)) report.expiredUploads.push(row.id);
 
   const multipart = await store.openMultipartUploads(STAGING_PREFIX);

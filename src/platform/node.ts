@@ -79,7 +79,7 @@ export async function createNodePlatform(config: Readonly<Config>, opts: { pool:
       closeDb();
     },
   };
-  const swept = await sweepLeftovers({ db, store, dataDir: config.dataDir, graceMs: config.sweepGraceMs, log });
+  const swept = await sweepLeftovers({ db, store, dataDir: config.dataDir, graceMs: config.sweepGraceMs, bucket: config.sweepBucket, log });
   const n = swept.scratch.length + swept.expiredUploads.length + swept.multipartUploads.length + swept.stagingObjects + swept.orphanModels.length;
   if (n > 0) log(`flatgate: start-up sweep removed ${JSON.stringify(swept)}`);
   await serving.reload();
