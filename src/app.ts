@@ -13,6 +13,7 @@ import { handleErrorsAsOpenAI } from './routes/openai-error.ts';
 import { hooksRoute } from './routes/hooks.ts';
 import { jobsRoute } from './routes/jobs.ts';
 import { modelDetailsRoute } from './routes/model-details.ts';
+import { servedModelDetailsRoute } from './routes/served-model-details.ts';
 import { uploadsRoute } from './routes/uploads.ts';
 import type { Platform } from './platform/types.ts';
 import { AbRouter } from './serving/ab-router.ts';
@@ -30,6 +31,11 @@ export interface AppDeps {
   platform?: Platform;
   /** Access control; open (no keys) when absent. */
   auth?: AuthConfig;
+  /**
+   * Brings a model id the pool lacks into it when the database says it is served (see
+   * jobs/serving-state.ts); absent: the pool is all there is.
+   */
+  ensureServed?: (id: string) => Promise<void>;
   log?: (msg: string, err?: unknown) => void;
 }
 
@@ -39,7 +45,7 @@ export interface AppDeps {
  */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const log = deps.log ?? ((msg, err) => console.error(msg, err));
-  const inference: InferenceDeps = { pool: deps.pool, router: deps.router ?? new AbRouter(), metrics: deps.metrics ?? new MetricsStore(), log };
+  const inference: InferenceDeps = { pool: deps.pool, router: deps.router ?? new AbRouter(), metrics: deps.metrics ?? new MetricsStore(), log, ensure: deps.ensureServed };
   const app = new Hono<AppEnv>();
   app.use('*', async (c, next) => {
     c.set('pool', deps.pool);
@@ -50,8 +56,19 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use('*', authenticate(deps.auth ?? { mode: 'open' }));
   app.use('*', jsonBodyLimit(() => deps.maxRequestBytes));
   app.get('/health', (c) => c.json({ status: 'ok' }));
+  const ensure = deps.ensureServed;
+  if (ensure) {
+    // a model route for an id this gateway has not loaded yet (published through another gateway)
+    for (const path of ['/v1/models/:id', '/v1/models/:id/*', '/models/:id/*']) {
+      app.use(path, async (c, next) => {
+        await ensure(decodeURIComponent(c.req.param('id') ?? ''));
+        await next();
+      });
+    }
+  }
   if (deps.platform) {
     app.route('/', modelDetailsRoute);
+    app.route('/', servedModelDetailsRoute);
     app.route('/', uploadsRoute);
     app.route('/', hooksRoute);
     app.route('/', jobsRoute);

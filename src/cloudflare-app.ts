@@ -4,7 +4,7 @@
  * as the Node app. Imports nothing Node-only (no model pool, no onnxruntime, no filesystem).
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import type { AppEnv } from './app-env.ts';
+import type { SharedAppEnv } from './app-env.ts';
 import { cloudflarePlatform, type CloudflareAppEnv, type CloudflarePlatform } from './platform/cloudflare.ts';
 import { authenticate } from './routes/auth.ts';
 import { hooksRoute } from './routes/hooks.ts';
@@ -16,10 +16,10 @@ import { handleErrorsAsOpenAI } from './routes/openai-error.ts';
 import { r2UploadsRoute } from './routes/r2-uploads.ts';
 import { servingProxyRoute } from './routes/serving-proxy.ts';
 
-const auths = new WeakMap<CloudflarePlatform, MiddlewareHandler<AppEnv>>();
+const auths = new WeakMap<CloudflarePlatform, MiddlewareHandler<SharedAppEnv>>();
 
 /** The access-control middleware of `p` (one per platform, so rate limits count per isolate). */
-function authOf(p: CloudflarePlatform): MiddlewareHandler<AppEnv> {
+function authOf(p: CloudflarePlatform): MiddlewareHandler<SharedAppEnv> {
   let auth = auths.get(p);
   if (!auth) {
     auth = authenticate(p.config.authMode === 'open' ? { mode: 'open' } : { mode: 'keys', adminKey: p.config.adminKey, db: p.db });

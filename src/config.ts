@@ -51,6 +51,21 @@ export interface Config {
   authMode: 'keys' | 'open';
   /** The operator's admin key; when absent, the local gateway makes one at first start and prints it once. */
   adminKey: string | null;
+  /** How often a gateway polls the database's serving-state version (models, variants, routes), in ms. */
+  statePollMs: number;
+  /**
+   * Age after which the start-up sweep removes staging objects, multipart uploads and model objects whose
+   * owner it cannot tell is gone (another host may still be writing them), in ms.
+   */
+  sweepGraceMs: number;
+  /**
+   * Whether the start-up sweep also cleans the bucket (staging, multipart uploads, objects of deleted
+   * models). Only a gateway whose database is the bucket's truth may: the Cloudflare serving containers,
+   * which keep their own database, turn it off.
+   */
+  sweepBucket: boolean;
+  /** Lifetime of presigned multipart uploads, in seconds. */
+  presignedExpirySeconds: number;
   /** Job queue: lease length, attempts before dead letter, first retry delay (doubles each time). */
   jobs: { leaseMs: number; maxAttempts: number; retryBaseMs: number };
 }
@@ -155,6 +170,10 @@ export const SETTINGS = {
     if (!unset(v) && v.length < 16) problems.push('FLATGATE_ADMIN_KEY must be at least 16 characters');
     return unset(v) ? null : v;
   }),
+  statePollMs: int('FLATGATE_STATE_POLL_MS', 1000, 50, 600_000, 'gateway', 'How often a gateway polls the database\'s serving-state version (models, variants, routes), in ms: the most a change made through another gateway takes to show here.'),
+  sweepGraceMs: int('FLATGATE_SWEEP_GRACE_MS', 3_600_000, 0, 30 * 86_400_000, 'gateway', 'Age after which the start-up sweep removes staging objects, multipart uploads and model objects no row accounts for (ms).'),
+  sweepBucket: flag('FLATGATE_SWEEP_BUCKET', true, 'gateway', 'Let the start-up sweep clean the bucket (only where this database is the bucket\'s truth; the Cloudflare serving containers turn it off).'),
+  presignedExpirySeconds: int('FLATGATE_PRESIGNED_EXPIRY_S', 86_400, 1, 7 * 86_400, 'gateway', 'Lifetime of presigned multipart uploads, in seconds (also enforced on completion).'),
   jobLeaseMs: int('FLATGATE_JOB_LEASE_MS', 60_000, 100, 86_400_000, 'gateway', 'A worker\'s lease on a job, renewed by heartbeats (ms).'),
   jobMaxAttempts: int('FLATGATE_JOB_MAX_ATTEMPTS', 3, 1, 100, 'gateway', 'Attempts before a job is dead-lettered and its model marked failed.'),
   jobRetryBaseMs: int('FLATGATE_JOB_RETRY_BASE_MS', 5_000, 0, 86_400_000, 'gateway', 'Delay before the first retry (ms; doubles each time).'),
@@ -204,6 +223,10 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     uploadsPrefix: v.uploadsPrefix,
     authMode: v.authMode,
     adminKey: v.adminKey,
+    statePollMs: v.statePollMs,
+    sweepGraceMs: v.sweepGraceMs,
+    sweepBucket: v.sweepBucket,
+    presignedExpirySeconds: v.presignedExpirySeconds,
     jobs: { leaseMs: v.jobLeaseMs, maxAttempts: v.jobMaxAttempts, retryBaseMs: v.jobRetryBaseMs },
   });
 }

@@ -6,10 +6,8 @@ import { serve } from '@hono/node-server';
 import { mkdir } from 'node:fs/promises';
 import { ensureLocalAdminKey } from './access/keys.ts';
 import { createApp } from './app.ts';
-import { abRouteStore, listAbRoutes } from './db/queries/ab-routes.ts';
 import type { AuthConfig } from './routes/auth.ts';
 import { insertRequestMetric } from './db/queries/request-metrics.ts';
-import { AbRouter } from './serving/ab-router.ts';
 import { MetricsStore } from './serving/metrics.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { loadModel } from './model/load.ts';
@@ -31,12 +29,10 @@ async function main(): Promise<void> {
   }
   const auth: AuthConfig = open ? { mode: 'open' } : { mode: 'keys', adminKey: config.adminKey, db: platform.db };
   if (open) console.log('flatgate: open mode, no API keys required (local use only)');
-  const router = new AbRouter(abRouteStore(platform.db));
-  router.restore((await listAbRoutes(platform.db)).map((r) => ({ model: r.model, arms: r.arms, shadowRate: r.shadowRate })));
   const metrics = new MetricsStore(undefined, (s) => {
     insertRequestMetric(platform.db, s).catch((err) => console.error('flatgate: cannot record request metrics', err));
   });
-  const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes, platform, auth, router, metrics });
+  const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes, platform, auth, router: platform.router, metrics, ensureServed: (id) => platform.serving.ensure(id) });
   let worker: ChildProcess | null = null;
   let stopping = false;
   let restarts = 0;

@@ -41,6 +41,7 @@ export async function workerCommand(argv: string[], env: Record<string, string |
       token,
       workerId,
       store: new ObjectStore(config.s3),
+      dataDir: config.dataDir,
       threads: num(values.threads, 'threads', { min: 1, max: 1024, int: true }) ?? config.threads,
       taskDataDir: config.taskDataDir,
       pollMs: num(values['poll-ms'], 'poll-ms', { min: 10, max: 600_000, int: true }),

@@ -18,6 +18,13 @@ export interface IntakeDeps {
   /** Keys under this prefix start jobs when they land in the bucket. */
   uploadsPrefix: string;
   maxUploadBytes: number;
+  /**
+   * The data directory whose scratch space HTTP uploads are extracted into (Node; see
+   * storage/scratch.ts). The Worker streams uploads to R2 and has none.
+   */
+  dataDir?: string;
+  /** Lifetime of presigned multipart uploads, in seconds (default one day). */
+  presignedExpirySeconds?: number;
 }
 
 /** A model name that is already used. */

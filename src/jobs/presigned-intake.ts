@@ -4,7 +4,7 @@
  * object (streamed back from the bucket) exactly as an HTTP upload and registers the model.
  */
 import { FlatgateError, InvalidRequest } from '../errors.ts';
-import { closeUpload, findOpenUpload, insertUpload } from '../db/queries/uploads.ts';
+import { closeUpload, findOpenUpload, insertUpload, type UploadRow } from '../db/queries/uploads.ts';
 import { stagingPrefix } from '../storage/layout.ts';
 import { abortMultipart, completeMultipart, presignMultipart, type PresignedMultipart } from '../storage/presigned-upload.ts';
 import { assertNameFree, checkParams, type IntakeDeps } from './intake.ts';
@@ -18,8 +18,16 @@ export class UploadNotFound extends FlatgateError {
   }
 }
 
-/** Presigned upload lifetime. */
-const EXPIRES_S = 24 * 3600;
+/** Default presigned upload lifetime (IntakeDeps.presignedExpirySeconds overrides it). */
+export const DEFAULT_PRESIGNED_EXPIRY_S = 24 * 3600;
+
+/** A presigned upload completed after its expiry: it is aborted and its parts discarded. */
+export class UploadExpired extends FlatgateError {
+  readonly status = 410;
+  constructor(id: string) {
+    super(`The upload '${id}' expired before it was completed; start a new one`, 'upload_expired', 'invalid_request_error', 'upload_id');
+  }
+}
 
 /**
  * Starts a presigned multipart upload of `size` bytes for model `name`.
@@ -37,10 +45,11 @@ export async function startPresignedUpload(
   await assertNameFree(deps.db, name);
   const id = `upl_${crypto.randomUUID().replace(/-/g, '').slice(0, 20)}`;
   const key = `${stagingPrefix(`presigned-${id}`)}upload.tar`;
-  const up = await presignMultipart(deps.store, key, size, { expiresIn: EXPIRES_S });
+  const expiresS = deps.presignedExpirySeconds ?? DEFAULT_PRESIGNED_EXPIRY_S;
+  const up = await presignMultipart(deps.store, key, size, { expiresIn: expiresS });
   const now = Date.now();
-  await insertUpload(deps.db, { id, name, key, s3UploadId: up.uploadId, size, params, owner, createdAt: now, expiresAt: now + EXPIRES_S * 1000 });
-  return { ...up, id, expiresAt: now + EXPIRES_S * 1000 };
+  await insertUpload(deps.db, { id, name, key, s3UploadId: up.uploadId, size, params, owner, createdAt: now, expiresAt: now + expiresS * 1000 });
+  return { ...up, id, expiresAt: now + expiresS * 1000 };
 }
 
 /**
@@ -55,6 +64,10 @@ export async function completePresignedUpload(
 ): Promise<AcceptedUpload> {
   const row = await findOpenUpload(deps.db, id);
   if (!row || !canComplete(row.owner)) throw new UploadNotFound(id);
+  if (row.expiresAt <= Date.now()) {
+    await abortExpiredUpload(deps, row);
+    throw new UploadExpired(id);
+  }
   if (!(await closeUpload(deps.db, id, 'completed'))) throw new UploadNotFound(id);
   try {
     await completeMultipart(deps.store, row.key, row.s3UploadId, parts).catch((err) => {
@@ -72,4 +85,12 @@ export async function completePresignedUpload(
     await deps.store.deleteKeys([row.key]).catch(() => undefined);
     throw err;
   }
+}
+
+/** Aborts an open upload past its expiry: its multipart upload, any object, and its row (as `aborted`). */
+export async function abortExpiredUpload(deps: Pick<IntakeDeps, 'db' | 'store'>, row: UploadRow): Promise<boolean> {
+  if (!(await closeUpload(deps.db, row.id, 'aborted'))) return false;
+  await abortMultipart(deps.store, row.key, row.s3UploadId);
+  await deps.store.deleteKeys([row.key]).catch(() => undefined);
+  return true;
 }

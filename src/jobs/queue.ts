@@ -33,6 +33,17 @@ export class LeaseLost extends FlatgateError {
   }
 }
 
+/**
+ * The job no longer exists: its model was deleted while it ran (HTTP 410). The worker stops and
+ * removes what it published.
+ */
+export class JobGone extends FlatgateError {
+  readonly status = 410;
+  constructor(jobId: string) {
+    super(`Job ${jobId} and its model were deleted; stop and remove what it published`, 'model_deleted', 'not_found_error');
+  }
+}
+
 /** A claimed job and the lease token that proves it. */
 export interface Claim {
   job: Job;
@@ -72,9 +83,13 @@ export class JobQueue {
     return job ? { job, lease } : null;
   }
 
-  /** Extends the lease (and records progress); throws LeaseLost when the job was taken over. */
+  /**
+   * Extends the lease (and records progress); throws LeaseLost when the job was taken over, JobGone when
+   * its model was deleted.
+   */
   async heartbeat(id: string, lease: string, progress?: { stage?: string; progress?: number }): Promise<void> {
-    if (!(await heartbeatJob(this.db, id, lease, this.now(), this.policy.leaseMs, progress))) throw new LeaseLost(id);
+    if (await heartbeatJob(this.db, id, lease, this.now(), this.policy.leaseMs, progress)) return;
+    throw (await findJob(this.db, id)) ? new LeaseLost(id) : new JobGone(id);
   }
 
   /** Marks the job done; throws LeaseLost when the job was taken over. */

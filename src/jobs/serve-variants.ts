@@ -1,14 +1,12 @@
 /**
- * @module Makes published variants servable: registers each in the model pool as `<name>` (the
- * original) or `<name>:<variant>`; its HF folder is downloaded into a local cache on first use.
+ * @module Makes a published variant servable: registers it in the model pool as `<name>` (the
+ * original) or `<name>:<variant>`; its HF folder is downloaded from the bucket into a local cache
+ * folder (`<cacheDir>/<model id>/<variant>`) on first use.
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Db } from '../db/client.ts';
 import { FlatgateError } from '../errors.ts';
-import { findModel } from '../db/queries/models.ts';
-import { variantsOfModel, type VariantRow } from '../db/queries/variants.ts';
-import { publishedVariant, type PublishedVariant } from './published-variant.ts';
+import type { PublishedVariant } from './published-variant.ts';
 import { loadModel } from '../model/load.ts';
 import type { ModelPool, ServedModelInfo } from '../serving/model-pool.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
@@ -16,25 +14,8 @@ import { downloadVariant, readManifest } from '../storage/publish-folder.ts';
 
 export { servedId } from './published-variant.ts';
 
-/**
- * Registers every ready variant of `modelId` in `pool` (replacing older entries). Weights are fetched
- * from the bucket into `cacheDir` and loaded on first use.
- * @example await serveVariants({ db, store, pool, cacheDir: 'data/cache' }, 'mdl_1');
- */
-export async function serveVariants(deps: ServeDeps, modelId: string): Promise<string[]> {
-  const model = await findModel(deps.db, modelId);
-  if (!model) return [];
-  const served: string[] = [];
-  for (const v of (await variantsOfModel(deps.db, modelId)).filter((x: VariantRow) => x.status === 'ready')) {
-    registerVariant(deps, publishedVariant(model, v));
-    served.push(v.id);
-  }
-  return served;
-}
-
 /** What {@link registerVariant} needs: the pool, the bucket and a local cache folder. */
 export interface ServeDeps {
-  db: Db;
   store: ObjectStore;
   pool: ModelPool;
   cacheDir: string;
@@ -44,7 +25,7 @@ export interface ServeDeps {
  * Registers one published variant in the pool; its HF folder is fetched from the bucket on first use.
  * Registering the same variant again with the same files keeps what is loaded.
  */
-export function registerVariant(deps: Omit<ServeDeps, 'db'>, v: PublishedVariant): void {
+export function registerVariant(deps: ServeDeps, v: PublishedVariant, origin: ServedModelInfo['origin'] = 'database'): void {
   if (deps.pool.has(v.id) && sameVariant(deps.pool.get(v.id).info, v)) return;
   const dir = join(deps.cacheDir, v.modelId, v.variant);
   const load = async () => {
@@ -56,7 +37,7 @@ export function registerVariant(deps: Omit<ServeDeps, 'db'>, v: PublishedVariant
     return loadModel(dir);
   };
   const { id: _id, modelId: _m, variant: _v, ...info } = v;
-  deps.pool.register(v.id, { ...info, source: `${v.modelId}/${v.variant}` }, load);
+  deps.pool.register(v.id, { ...info, source: `${v.modelId}/${v.variant}`, origin }, load);
 }
 
 function sameVariant(info: ServedModelInfo, v: PublishedVariant): boolean {

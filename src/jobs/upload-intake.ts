@@ -4,8 +4,7 @@
  * `models/<id>/original/` and creates the model and its job. Any failure leaves no object and no row.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { FlatgateError } from '../errors.ts';
@@ -13,6 +12,10 @@ import type { Job } from '../db/queries/jobs.ts';
 import { extractModelArchive } from '../model/archive.ts';
 import { checkModelFolder } from '../model/load.ts';
 import { originalArchiveKey, stagingPrefix } from '../storage/layout.ts';
+import { processTag, scratchFolder } from '../storage/scratch.ts';
+
+/** HTTP uploads stage under `tmp/upload/<host>/<pid>-<start>/<model id>/` (see storage/scratch.ts). */
+export const UPLOAD_STAGING = 'upload/';
 import { assertNameFree, newModelId, registerUpload, type IntakeDeps } from './intake.ts';
 import type { CompressionParams } from './params.ts';
 
@@ -65,8 +68,9 @@ export async function receiveUpload(
   if (opts.declaredBytes !== undefined && opts.declaredBytes > deps.maxUploadBytes) throw new UploadTooLarge(deps.maxUploadBytes);
   await assertNameFree(deps.db, name);
   const modelId = newModelId();
-  const staging = opts.storedAt ?? `${stagingPrefix(`upload-${modelId}`)}upload.tar`;
-  const scratch = await mkdtemp(join(tmpdir(), 'flatgate-upload-'));
+  const staging = opts.storedAt ?? `${stagingPrefix(`${UPLOAD_STAGING}${processTag()}/${modelId}`)}upload.tar`;
+  if (!deps.dataDir) throw new Error('HTTP uploads need a data directory for their scratch space');
+  const scratch = await scratchFolder(deps.dataDir, `upload-${modelId}-`);
   const toStore = new PassThrough();
   const toExtract = new PassThrough();
   let failure: unknown = null;

@@ -2,12 +2,13 @@
  * @module The compression worker loop: claim a job from the gateway, heartbeat while running it, then
  * complete or fail it. Bad input fails at once (dead letter); anything else is retried by the queue.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FlatgateError } from '../errors.ts';
+import { modelPrefix } from '../storage/layout.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { scratchFolder } from '../storage/scratch.ts';
+import { jobStagingPrefix } from './delete-model.ts';
 import { GatewayClient, GatewayError, type ClaimedJob } from './gateway-client.ts';
 import { runJob } from './run-job.ts';
 
@@ -17,6 +18,8 @@ export interface WorkerOptions {
   token: string;
   workerId: string;
   store: ObjectStore;
+  /** The data directory, whose scratch space holds each job's working folder (storage/scratch.ts). */
+  dataDir: string;
   /** Wait between empty claims (default 1000 ms). */
   pollMs?: number;
   /** Stop after the first job (or at once when the queue is empty). */
@@ -64,15 +67,18 @@ async function runClaimed(gw: GatewayClient, opts: WorkerOptions, job: ClaimedJo
   const lost = new AbortController();
   let stage = 'claimed';
   let progress = 0;
+  // 409: another worker holds the job now; 410: the model was deleted, so what this job published must go
+  let deleted = false;
   const beat = async () => {
     try {
       await gw.heartbeat(job.id, lease, stage, progress);
     } catch (err) {
-      if (err instanceof GatewayError && err.httpStatus === 409) lost.abort(err);
+      if (err instanceof GatewayError && err.httpStatus === 410) deleted = true;
+      if (err instanceof GatewayError && (err.httpStatus === 409 || err.httpStatus === 410)) lost.abort(err);
     }
   };
   const timer = setInterval(() => void beat(), Math.max(100, Math.floor(leaseMs / 3)));
-  const workDir = await mkdtemp(join(tmpdir(), `flatgate-job-${job.id}-`));
+  const workDir = await scratchFolder(opts.dataDir, `job-${job.id}-`);
   try {
     const variants = await runJob({
       job: { id: job.id, modelId: job.model_id, attempts: job.attempts, sourceKey: job.source.key, params: job.params },
@@ -102,6 +108,11 @@ async function runClaimed(gw: GatewayClient, opts: WorkerOptions, job: ClaimedJo
     log(`job ${job.id} done: ${variants.map((v) => v.name).join(', ')}`);
   } catch (err) {
     clearInterval(timer);
+    if (deleted || (err instanceof GatewayError && err.httpStatus === 410)) {
+      log(`job ${job.id}: its model was deleted; removing what it published`);
+      await removePublished(opts.store, job).catch((e) => log(`removing the objects of job ${job.id} failed: ${(e as Error).message}`));
+      return;
+    }
     if (lost.signal.aborted) {
       log(`job ${job.id}: lease lost, dropped`);
       return;
@@ -113,4 +124,10 @@ async function runClaimed(gw: GatewayClient, opts: WorkerOptions, job: ClaimedJo
     clearInterval(timer);
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** Deletes every object of a deleted model's job: its published variants and its staging. */
+async function removePublished(store: ObjectStore, job: ClaimedJob): Promise<void> {
+  await store.deletePrefix(modelPrefix(job.model_id));
+  await store.deletePrefix(jobStagingPrefix(job.id));
 }

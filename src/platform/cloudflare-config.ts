@@ -65,6 +65,12 @@ export function workerConfig(raw: Record<string, unknown>): Readonly<Config> {
     uploadsPrefix,
     authMode: auth === 'open' ? 'open' : 'keys',
     adminKey,
+    // the Worker polls nothing: it reads D1 on every request
+    statePollMs: 0,
+    // no start-up in a Worker: nothing sweeps there (the Node gateway or a cron would)
+    sweepGraceMs: 3_600_000,
+    sweepBucket: false,
+    presignedExpirySeconds: int('FLATGATE_PRESIGNED_EXPIRY_S', 86_400, 1, 7 * 86_400),
     jobs: {
       leaseMs: int('FLATGATE_JOB_LEASE_MS', 60_000, 100, 86_400_000),
       maxAttempts: int('FLATGATE_JOB_MAX_ATTEMPTS', 3, 1, 100),

@@ -6,13 +6,11 @@
 import type { D1Database, DurableObjectNamespace, Queue, R2Bucket } from '@cloudflare/workers-types/latest/index.ts';
 import { drizzle } from 'drizzle-orm/d1';
 import { schema, type Db } from '../db/client.ts';
-import { findModel } from '../db/queries/models.ts';
-import { variantsOfModel } from '../db/queries/variants.ts';
 import type { IntakeDeps } from '../jobs/intake.ts';
 import { JobQueue } from '../jobs/queue.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { R2ObjectStore } from '../storage/r2-object-store.ts';
-import type { AppEnv } from '../app-env.ts';
+import type { SharedAppEnv } from '../app-env.ts';
 import { workerConfig } from './cloudflare-config.ts';
 import { servingForward, ServingUnavailable, type ServingForward } from './serving-forward.ts';
 import type { Platform } from './types.ts';
@@ -42,10 +40,10 @@ export interface CloudflarePlatform extends Platform {
   serving: ServingForward;
 }
 
-/** The Hono environment of the Worker app: the shared variables plus the Cloudflare platform. */
+/** The Hono environment of the Worker app: the shared variables (no model pool: the Worker never holds one) plus the Cloudflare platform. */
 export interface CloudflareAppEnv {
   Bindings: CloudflareBindings;
-  Variables: AppEnv['Variables'] & { cloudflare: CloudflarePlatform };
+  Variables: SharedAppEnv['Variables'] & { cloudflare: CloudflarePlatform };
 }
 
 const platforms = new WeakMap<object, CloudflarePlatform>();
@@ -70,7 +68,7 @@ function buildPlatform(env: CloudflareBindings): CloudflarePlatform {
   // intake and the job routes call only the R2 store's subset of ObjectStore (head, bucket, list, delete)
   const store = objects as Pick<ObjectStore, keyof R2ObjectStore & keyof ObjectStore> as ObjectStore;
   const queue = new JobQueue(db, config.jobs);
-  const intake: IntakeDeps = { db, store, queue, uploadsPrefix: config.uploadsPrefix, maxUploadBytes: config.maxUploadBytes };
+  const intake: IntakeDeps = { db, store, queue, uploadsPrefix: config.uploadsPrefix, maxUploadBytes: config.maxUploadBytes, presignedExpirySeconds: config.presignedExpirySeconds };
   return {
     config,
     db,
@@ -81,11 +79,8 @@ function buildPlatform(env: CloudflareBindings): CloudflarePlatform {
     uploadEvents: env.UPLOAD_EVENTS ?? null,
     serving: servingForward(env),
     workerToken: config.workerToken!,
-    serveVariants: async (modelId) => {
-      const model = await findModel(db, modelId);
-      if (!model) return [];
-      return (await variantsOfModel(db, modelId)).filter((v) => v.status === 'ready').map((v) => v.id);
-    },
+    // the Worker keeps nothing in memory: every request reads D1
+    servingChanged: async () => undefined,
     serveVariant: () => {
       throw new ServingUnavailable();
     },

@@ -16,6 +16,8 @@ export interface LocalWorkerOptions {
   s3: S3Settings;
   workerId?: string;
   threads?: number;
+  /** The data directory (its scratch space); default: the one in `env`. */
+  dataDir?: string;
   /** Environment to start from (the gateway's own). */
   env?: Record<string, string | undefined>;
   /** Extra worker arguments (e.g. `--once`). */
@@ -39,6 +41,7 @@ export function workerEnv(o: LocalWorkerOptions): Record<string, string> {
     FLATGATE_EMBEDDED_WORKER: 'false',
   });
   if (o.workerId) env.FLATGATE_WORKER_ID = o.workerId;
+  if (o.dataDir) env.FLATGATE_DATA_DIR = o.dataDir;
   if (o.threads) env.FLATGATE_THREADS = String(o.threads);
   return env;
 }

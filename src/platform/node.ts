@@ -1,17 +1,20 @@
 /**
  * @module The Node platform: a libsql database (migrated at start), the object store (the configured S3
- * endpoint, or an embedded S3 server on 127.0.0.1 whose upload events feed the intake), the job queue
- * and the model cache for serving variants.
+ * endpoint, or an embedded S3 server on 127.0.0.1 whose upload events feed the intake), the job queue,
+ * and the serving state (variants and A/B routes) mirrored from the database into the pool.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config } from '../config.ts';
 import { openLibsql } from '../db/open-libsql.ts';
-import { readyVariants } from '../db/queries/variants.ts';
+import { abRouteStore } from '../db/queries/ab-routes.ts';
 import { intakeCreatedObjects } from '../jobs/event-intake.ts';
 import type { IntakeDeps } from '../jobs/intake.ts';
 import { JobQueue } from '../jobs/queue.ts';
-import { registerVariant, serveVariants } from '../jobs/serve-variants.ts';
+import { registerVariant } from '../jobs/serve-variants.ts';
+import { ServingState } from '../jobs/serving-state.ts';
+import { sweepLeftovers } from '../jobs/sweep.ts';
+import { AbRouter } from '../serving/ab-router.ts';
 import type { ModelPool } from '../serving/model-pool.ts';
 import { startEmbeddedS3, type EmbeddedS3 } from '../storage/embedded-s3.ts';
 import { ObjectStore, type S3Settings } from '../storage/object-store.ts';
@@ -22,13 +25,18 @@ import type { Platform } from './types.ts';
 export interface NodePlatform extends Platform {
   /** S3 settings a worker process should use (the embedded endpoint when there is one). */
   s3: S3Settings;
+  /** A/B routes, mirrored from the database (writes go to the database first). */
+  router: AbRouter;
+  /** The database's serving state mirrored into the pool and router (polled). */
+  serving: ServingState;
 }
 
 /**
- * Opens the database, starts or connects the object store, and serves the variants already ready.
+ * Opens the database, starts or connects the object store, and mirrors the serving state (then keeps
+ * polling it).
  * @example const platform = await createNodePlatform(loadConfig(process.env), { pool });
  */
-export async function createNodePlatform(config: Readonly<Config>, opts: { pool: ModelPool; log?: (msg: string, err?: unknown) => void }): Promise<NodePlatform> {
+export async function createNodePlatform(config: Readonly<Config>, opts: { pool: ModelPool; router?: AbRouter; log?: (msg: string, err?: unknown) => void }): Promise<NodePlatform> {
   const log = opts.log ?? ((msg, err) => console.error(msg, err ?? ''));
   const { db, close: closeDb } = await openLibsql(config.databaseUrl, config.databaseAuthToken);
   let embedded: EmbeddedS3 | null = null;
@@ -40,13 +48,15 @@ export async function createNodePlatform(config: Readonly<Config>, opts: { pool:
   }
   const store = new ObjectStore(s3);
   const queue = new JobQueue(db, config.jobs);
-  const intake: IntakeDeps = { db, store, queue, uploadsPrefix: config.uploadsPrefix, maxUploadBytes: config.maxUploadBytes };
+  const intake: IntakeDeps = { db, store, queue, uploadsPrefix: config.uploadsPrefix, maxUploadBytes: config.maxUploadBytes, dataDir: config.dataDir, presignedExpirySeconds: config.presignedExpirySeconds };
   if (embedded) {
     embedded.onEvent((event) => {
       intakeCreatedObjects(intake, createdObjects(event, false)).catch((err) => log('bucket event intake failed', err));
     });
   }
   const cacheDir = join(config.dataDir, 'cache');
+  const router = opts.router ?? new AbRouter(abRouteStore(db));
+  const serving = new ServingState({ db, store, pool: opts.pool, router, cacheDir, pollMs: config.statePollMs, log });
   const platform: NodePlatform = {
     config,
     db,
@@ -55,14 +65,24 @@ export async function createNodePlatform(config: Readonly<Config>, opts: { pool:
     intake,
     s3,
     workerToken: config.workerToken ?? randomBytes(24).toString('base64url'),
-    serveVariants: (modelId) => serveVariants({ db, store, pool: opts.pool, cacheDir }, modelId),
-    serveVariant: (v) => registerVariant({ store, pool: opts.pool, cacheDir }, v),
+    router,
+    serving,
+    servingChanged: async (removed = []) => {
+      // also what was added in-process under those ids (not mirrored from the database)
+      for (const id of removed) void opts.pool.remove(id);
+      await serving.reload();
+    },
+    serveVariant: (v) => registerVariant({ store, pool: opts.pool, cacheDir }, v, 'announced'),
     close: async () => {
+      serving.stop();
       await embedded?.close();
       closeDb();
     },
   };
-  const modelIds = new Set((await readyVariants(db)).map((v) => v.modelId));
-  for (const id of modelIds) await platform.serveVariants(id).catch((err) => log(`cannot serve the variants of ${id}`, err));
+  const swept = await sweepLeftovers({ db, store, dataDir: config.dataDir, graceMs: config.sweepGraceMs, bucket: config.sweepBucket, log });
+  const n = swept.scratch.length + swept.expiredUploads.length + swept.multipartUploads.length + swept.stagingObjects + swept.orphanModels.length;
+  if (n > 0) log(`flatgate: start-up sweep removed ${JSON.stringify(swept)}`);
+  await serving.reload();
+  serving.start();
   return platform;
 }

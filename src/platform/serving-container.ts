@@ -14,7 +14,8 @@ const START_TIMEOUT_MS = 120_000;
 
 /** Settings handed to the container's gateway: R2 through the S3 API, no keys, no embedded worker. */
 function containerEnv(env: CloudflareBindings): Record<string, string> {
-  const out: Record<string, string> = { FLATGATE_AUTH: 'open', FLATGATE_EMBEDDED_WORKER: 'false', HOST: '0.0.0.0', PORT: String(PORT) };
+  // the container's own database knows none of D1's models: it must never sweep the shared bucket
+  const out: Record<string, string> = { FLATGATE_AUTH: 'open', FLATGATE_EMBEDDED_WORKER: 'false', FLATGATE_SWEEP_BUCKET: 'false', HOST: '0.0.0.0', PORT: String(PORT) };
   // the worker token lets the Worker tell the container which variants to serve (/v1/worker/serve)
   for (const key of ['FLATGATE_WORKER_TOKEN', 'FLATGATE_S3_ENDPOINT', 'FLATGATE_S3_BUCKET', 'FLATGATE_S3_REGION', 'FLATGATE_S3_ACCESS_KEY_ID', 'FLATGATE_S3_SECRET_ACCESS_KEY', 'FLATGATE_THREADS']) {
     if (typeof env[key] === 'string' && env[key]) out[key] = env[key] as string;

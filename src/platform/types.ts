@@ -19,8 +19,12 @@ export interface Platform {
   intake: IntakeDeps;
   /** The bearer token compression workers present. */
   workerToken: string;
-  /** Makes a model's ready variants servable (after its job completes). */
-  serveVariants(modelId: string): Promise<string[]>;
+  /**
+   * Called after this gateway changed what is served (a job completed, a model was deleted, whose
+   * served ids are `removed`): applies it here at once instead of at the next poll. Other gateways learn
+   * it from the database.
+   */
+  servingChanged(removed?: string[]): Promise<void>;
   /** Serves one published variant described by another node (a serving container told by the Worker). */
   serveVariant(v: PublishedVariant): void;
   close(): Promise<void>;

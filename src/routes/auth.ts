@@ -6,7 +6,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { canManage, canUse, operatorPrincipal, principalOfKey, sameKey, type Principal, type Scope } from '../access/keys.ts';
 import { RateLimiter } from '../access/rate-limit.ts';
-import type { AppEnv } from '../app-env.ts';
+import type { SharedAppEnv } from '../app-env.ts';
 import type { Db } from '../db/client.ts';
 import { Forbidden, ModelNotFound, Overloaded, Unauthorized } from '../errors.ts';
 
@@ -52,7 +52,7 @@ export function bearer(c: Context): string | null {
  * The authentication middleware: sets `principal`, refuses missing, unknown, revoked and under-scoped
  * keys, and applies the key's rate limit.
  */
-export function authenticate(config: AuthConfig, limiter = new RateLimiter()): MiddlewareHandler<AppEnv> {
+export function authenticate(config: AuthConfig, limiter = new RateLimiter()): MiddlewareHandler<SharedAppEnv> {
   const open = operatorPrincipal('open');
   return async (c, next) => {
     if (config.mode === 'open' || WORKER_PATHS.test(c.req.path)) {
@@ -80,11 +80,11 @@ export function authenticate(config: AuthConfig, limiter = new RateLimiter()): M
 }
 
 /** Throws ModelNotFound (never revealing that it exists) unless the request may use a model of `owner`. */
-export function assertCanUse(c: Context<AppEnv>, id: string, owner: string | null | undefined): void {
+export function assertCanUse(c: { var: { principal: Principal } }, id: string, owner: string | null | undefined): void {
   if (!canUse(c.var.principal, owner)) throw new ModelNotFound(id);
 }
 
 /** Throws ModelNotFound unless the request may change (route, delete) a model of `owner`. */
-export function assertCanManage(c: Context<AppEnv>, id: string, owner: string | null | undefined): void {
+export function assertCanManage(c: { var: { principal: Principal } }, id: string, owner: string | null | undefined): void {
   if (!canManage(c.var.principal, owner)) throw new ModelNotFound(id);
 }

@@ -4,14 +4,14 @@
  * object version; repeats and pipeline objects start nothing.
  */
 import { Hono } from 'hono';
-import type { AppEnv } from '../app-env.ts';
+import type { SharedAppEnv } from '../app-env.ts';
 import { intakeCreatedObjects } from '../jobs/event-intake.ts';
 import { createdObjects, s3EventSchema } from '../storage/s3-events.ts';
 import { parseJson } from './validate.ts';
 import { requireWorkerToken } from './worker-auth.ts';
 
 /** The bucket-event hook. */
-export const hooksRoute = new Hono<AppEnv>();
+export const hooksRoute = new Hono<SharedAppEnv>();
 
 hooksRoute.post('/v1/hooks/s3', requireWorkerToken({ allowQuery: true }), async (c) => {
   const event = await parseJson(c, s3EventSchema);

@@ -4,13 +4,11 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { AppEnv } from '../app-env.ts';
+import type { SharedAppEnv } from '../app-env.ts';
 import type { Job } from '../db/queries/jobs.ts';
 import { findModel, setModelStatus } from '../db/queries/models.ts';
-import { upsertVariant } from '../db/queries/variants.ts';
 import { FlatgateError } from '../errors.ts';
-import { servedId } from '../jobs/published-variant.ts';
-import { variantPrefix } from '../storage/layout.ts';
+import { completeJobWithVariants } from '../jobs/complete-job.ts';
 import { canUse } from '../access/keys.ts';
 import { parseJson } from './validate.ts';
 import { requireWorkerToken } from './worker-auth.ts';
@@ -67,7 +65,7 @@ const completeSchema = z.object({
 const failSchema = z.object({ lease: z.string().min(1), error: z.string().max(4000), retryable: z.boolean().default(true) });
 
 /** The job routes. */
-export const jobsRoute = new Hono<AppEnv>();
+export const jobsRoute = new Hono<SharedAppEnv>();
 
 jobsRoute.get('/v1/jobs/:id', async (c) => {
   const job = await c.var.platform.queue.get(c.req.param('id'));
@@ -107,29 +105,8 @@ jobsRoute.post('/v1/worker/jobs/:id/complete', async (c) => {
   const id = c.req.param('id');
   const req = await parseJson(c, completeSchema);
   await queue.heartbeat(id, req.lease, { stage: 'registering' });
-  const job = (await queue.get(id))!;
-  const model = await findModel(db, job.modelId);
-  if (!model) throw new JobNotFound(id);
-  const now = Date.now();
-  for (const v of req.variants) {
-    await upsertVariant(db, {
-      id: servedId(model.name, v.name),
-      modelId: model.id,
-      name: v.name,
-      method: v.method,
-      layers: v.layers,
-      params: v.params,
-      bytes: v.bytes,
-      status: 'ready',
-      prefix: variantPrefix(model.id, v.name),
-      evaluation: v.evaluation,
-      report: v.report,
-      createdAt: now,
-    });
-  }
-  await setModelStatus(db, model.id, 'ready');
-  await queue.complete(id, req.lease);
-  const served = await c.var.platform.serveVariants(model.id);
+  const { served } = await completeJobWithVariants(db, id, req.lease, req.variants);
+  await c.var.platform.servingChanged();
   return c.json({ ok: true, served });
 });
 

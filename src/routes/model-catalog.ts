@@ -6,11 +6,11 @@
  */
 import { Hono } from 'hono';
 import { canManage, canUse } from '../access/keys.ts';
-import { deleteModel, findModel, findModelByName, listModels } from '../db/queries/models.ts';
+import { findModel, findModelByName, listModels } from '../db/queries/models.ts';
+import { deleteModelEverywhere } from '../jobs/delete-model.ts';
 import { readyVariants } from '../db/queries/variants.ts';
 import { ModelNotFound } from '../errors.ts';
 import type { CloudflareAppEnv } from '../platform/cloudflare.ts';
-import { modelPrefix } from '../storage/layout.ts';
 
 /** The Worker's model catalog routes. */
 export const modelCatalogRoute = new Hono<CloudflareAppEnv>();
@@ -41,7 +41,6 @@ modelCatalogRoute.delete('/v1/models/:id', async (c) => {
   const model = (await findModel(db, id)) ?? (await findModelByName(db, id));
   // another owner's model is not found, never forbidden
   if (!model || !canManage(c.var.principal, model.owner)) throw new ModelNotFound(id);
-  await deleteModel(db, model.id);
-  await objects.deletePrefix(modelPrefix(model.id));
+  await deleteModelEverywhere({ db, store: objects, log: (m, e) => console.error(m, e) }, model);
   return c.json({ id: model.id, object: 'model', deleted: true });
 });

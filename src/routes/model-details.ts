@@ -1,45 +1,26 @@
 /**
- * @module `GET /v1/models/:id`: a model (by id or name) with its variants and their evaluations. A
- * served model that was never uploaded (the demo model) answers with its one original variant.
+ * @module `GET /v1/models/:id`: an uploaded model (by id or name) with its variants and their
+ * evaluations, from the database; `DELETE /v1/models/:id`. Shared by the Node app and the Worker.
  */
 import { Hono } from 'hono';
-import type { AppEnv } from '../app-env.ts';
+import type { SharedAppEnv } from '../app-env.ts';
 import { jobsOfModel } from '../db/queries/jobs.ts';
-import { deleteModel, findModel, findModelByName } from '../db/queries/models.ts';
+import { findModel, findModelByName } from '../db/queries/models.ts';
 import { variantsOfModel } from '../db/queries/variants.ts';
 import { ModelNotFound } from '../errors.ts';
-import { modelPrefix } from '../storage/layout.ts';
+import { deleteModelEverywhere } from '../jobs/delete-model.ts';
 import { assertCanManage, assertCanUse } from './auth.ts';
-import { countParams } from '../model/types.ts';
 
 /** The model-details route. */
-export const modelDetailsRoute = new Hono<AppEnv>();
+export const modelDetailsRoute = new Hono<SharedAppEnv>();
 
-modelDetailsRoute.get('/v1/models/:id', async (c) => {
+modelDetailsRoute.get('/v1/models/:id', async (c, next) => {
   const id = c.req.param('id');
   const { db } = c.var.platform;
   const model = (await findModel(db, id)) ?? (await findModelByName(db, id));
-  if (model) assertCanUse(c, id, model.owner);
-  if (!model) {
-    const served = c.var.pool.list().find((m) => m.id === id);
-    if (!served) throw new ModelNotFound(id);
-    assertCanUse(c, id, served.info.owner);
-    const family = c.var.pool.family(served.info.parent ?? id);
-    const variants = [];
-    for (const v of family) {
-      const m = v.info.layers === undefined || v.info.params === undefined ? (await v.loaded()).model : null;
-      variants.push({
-        id: v.id,
-        method: v.info.method,
-        layers: v.info.layers ?? m!.layers.length,
-        params: v.info.params ?? countParams(m!),
-        bytes: v.info.bytes ?? null,
-        status: v.info.pending ? 'pending' : 'ready',
-        evaluation: v.info.evaluation ?? null,
-      });
-    }
-    return c.json({ id, object: 'model', created: served.created, owned_by: 'flatgate', name: served.info.parent ?? id, status: 'ready', variants });
-  }
+  // not uploaded (a served demo model): the Node app's served-model route answers, the Worker's 404
+  if (!model) return next();
+  assertCanUse(c, id, model.owner);
   const variants = await variantsOfModel(db, model.id);
   const jobs = await jobsOfModel(db, model.id);
   const last = jobs.at(-1);
@@ -66,17 +47,17 @@ modelDetailsRoute.get('/v1/models/:id', async (c) => {
   });
 });
 
-/** Deletes an uploaded model: it stops being served, its rows go, and its objects leave the bucket. */
+/**
+ * Deletes an uploaded model: its rows in one atomic write, then its objects; this gateway stops serving
+ * it at once, the others at their next poll of the database.
+ */
 modelDetailsRoute.delete('/v1/models/:id', async (c) => {
   const id = c.req.param('id');
   const { db, store } = c.var.platform;
   const model = (await findModel(db, id)) ?? (await findModelByName(db, id));
   if (!model) throw new ModelNotFound(id);
   assertCanManage(c, id, model.owner);
-  for (const v of await variantsOfModel(db, model.id)) await c.var.pool.remove(v.id);
-  await c.var.pool.remove(model.name);
-  await c.var.inference.router.delete(model.name);
-  await deleteModel(db, model.id);
-  await store.deletePrefix(modelPrefix(model.id));
+  const { served } = await deleteModelEverywhere({ db, store, log: (m, e) => console.error(m, e ?? '') }, model);
+  await c.var.platform.servingChanged(served);
   return c.json({ id: model.id, object: 'model', deleted: true });
 });

@@ -9,7 +9,7 @@ import type { Tokenizer } from '../model/types.ts';
 import { pieceText, type CompletionDelta, type CompletionEnd, type CompletionParams } from '../serving/completion.ts';
 import { findModelByName } from '../db/queries/models.ts';
 import { ModelNotFound, VariantNotReady } from '../errors.ts';
-import { resolveTarget, runCompletion, type Target } from '../serving/inference.ts';
+import { resolveServedTarget, runCompletion, type Target } from '../serving/inference.ts';
 import { assertCanUse } from './auth.ts';
 
 /** Largest n * max_tokens one request may ask for. */
@@ -129,7 +129,7 @@ export function chatLogprobs(tokenizer: Tokenizer, promptIds: readonly number[],
 export async function targetOf(c: Context<AppEnv>, model: string, user: string | null | undefined): Promise<Target> {
   let target: Target;
   try {
-    target = resolveTarget(c.var.inference, model, userKey(c, user));
+    target = await resolveServedTarget(c.var.inference, model, userKey(c, user));
   } catch (err) {
     const row = err instanceof ModelNotFound && c.var.platform ? await findModelByName(c.var.platform.db, model.split(':')[0]) : undefined;
     if (row?.status === 'pending') {

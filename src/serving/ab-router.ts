@@ -63,9 +63,15 @@ export class AbRouter {
 
   constructor(private readonly store?: RouteStore) {}
 
-  /** Puts back routes saved earlier (at start), without writing them again. */
+  /**
+   * Replaces every route with `routes` (as saved in the database), without writing them again: a
+   * gateway mirrors the database's routes at start and whenever they change.
+   */
   restore(routes: AbRoute[]): void {
-    for (const r of routes) this.routes.set(r.model, validateRoute(r));
+    const next = new Map<string, AbRoute>();
+    for (const r of routes) next.set(r.model, validateRoute(r));
+    this.routes.clear();
+    for (const [k, v] of next) this.routes.set(k, v);
   }
 
   async set(route: AbRoute): Promise<AbRoute> {

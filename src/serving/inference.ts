@@ -3,6 +3,7 @@
  * `:original` alias, or an A/B route), wait for a slot in the variant's scheduler, run the completion,
  * record its timings, and sometimes run the other arm as a shadow to measure agreement.
  */
+import { ModelNotFound } from '../errors.ts';
 import type { AbRoute, AbRouter } from './ab-router.ts';
 import { completeStream, type CompletionDelta, type CompletionEnd, type CompletionParams } from './completion.ts';
 import type { MetricsStore } from './metrics.ts';
@@ -16,6 +17,8 @@ export interface InferenceDeps {
   metrics: MetricsStore;
   log?: (msg: string, err?: unknown) => void;
   random?: () => number;
+  /** Brings `id` into the pool when the database says it is served (a pool miss); absent: the pool is all. */
+  ensure?: (id: string) => Promise<void>;
 }
 
 /** A resolved request target. */
@@ -46,6 +49,20 @@ export function resolveTarget(deps: InferenceDeps, model: string, user: string |
   }
   const served = deps.pool.get(model);
   return { served, family: served.info.parent ?? served.id };
+}
+
+/**
+ * {@link resolveTarget}, but a model id the pool lacks is first looked up where the truth lives
+ * (`deps.ensure`), so a variant published through another gateway is served here, not 404.
+ */
+export async function resolveServedTarget(deps: InferenceDeps, model: string, user: string | null): Promise<Target> {
+  try {
+    return resolveTarget(deps, model, user);
+  } catch (err) {
+    if (!(err instanceof ModelNotFound) || !deps.ensure) throw err;
+    await deps.ensure(model.endsWith(ORIGINAL_ALIAS) ? model.slice(0, -ORIGINAL_ALIAS.length) : model);
+    return resolveTarget(deps, model, user);
+  }
 }
 
 /**

@@ -31,6 +31,11 @@ export interface ServedModelInfo {
   owner?: string | null;
   /** Where its files come from (`<model id>/<variant>` in the bucket), to recognise a re-registration. */
   source?: string;
+  /**
+   * Who registered it: `database` (mirrored from the database: removed when its row goes), `announced`
+   * (told by another node over /v1/worker/serve), absent for models added in-process (the demo model).
+   */
+  origin?: 'database' | 'announced';
 }
 
 /** A served model: metadata, its scheduler, and lazy access to weights and session. */

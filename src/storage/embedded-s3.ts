@@ -4,6 +4,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import S3rver from 's3rver';
+import { multipartCalls } from './embedded-multipart.ts';
 import type { S3EventNotification } from './s3-events.ts';
 
 /** A running embedded server. */
@@ -28,6 +29,8 @@ export async function startEmbeddedS3(opts: { directory: string; bucket: string;
     directory: opts.directory,
     configureBuckets: [{ name: opts.bucket }],
   });
+  // before s3rver's router, which answers these two calls "not implemented"
+  server.middleware.splice(server.middleware.length - 1, 0, multipartCalls(opts.directory));
   const { port } = await server.run();
   return {
     endpoint: `http://127.0.0.1:${port}`,

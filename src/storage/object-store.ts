@@ -6,7 +6,9 @@ import {
   CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  AbortMultipartUploadCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsCommand,
   NotFound,
   PutObjectCommand,
@@ -31,6 +33,16 @@ export interface ObjectInfo {
   key: string;
   size: number;
   etag: string;
+  /** Epoch milliseconds (listings only). */
+  lastModified?: number;
+}
+
+/** A multipart upload started and neither completed nor aborted. */
+export interface OpenMultipartUpload {
+  key: string;
+  uploadId: string;
+  /** Epoch milliseconds. */
+  initiated: number;
 }
 
 /** Object bodies we accept for writing. */
@@ -126,7 +138,7 @@ export class ObjectStore {
     const found: ObjectInfo[] = [];
     for (let after: string | undefined, more = true; more; ) {
       const out = await this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, Marker: after }));
-      const page = (out.Contents ?? []).map((o: _Object) => ({ key: o.Key!, size: o.Size ?? 0, etag: unquote(o.ETag) }));
+      const page = (out.Contents ?? []).map((o: _Object) => ({ key: o.Key!, size: o.Size ?? 0, etag: unquote(o.ETag), lastModified: o.LastModified?.getTime() }));
       found.push(...page);
       more = Boolean(out.IsTruncated) && page.length > 0;
       after = page.at(-1)?.key;
@@ -144,5 +156,27 @@ export class ObjectStore {
   /** Deletes every object under `prefix`. */
   async deletePrefix(prefix: string): Promise<void> {
     await this.deleteKeys((await this.list(prefix)).map((o) => o.key));
+  }
+
+  /** Multipart uploads under `prefix` that were started and never completed or aborted. */
+  async openMultipartUploads(prefix: string): Promise<OpenMultipartUpload[]> {
+    const found: OpenMultipartUpload[] = [];
+    for (let keyMarker: string | undefined, idMarker: string | undefined, more = true; more; ) {
+      const out = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: idMarker }));
+      for (const u of out.Uploads ?? []) found.push({ key: u.Key!, uploadId: u.UploadId!, initiated: u.Initiated?.getTime() ?? 0 });
+      more = Boolean(out.IsTruncated) && (out.Uploads?.length ?? 0) > 0;
+      keyMarker = out.NextKeyMarker;
+      idMarker = out.NextUploadIdMarker;
+    }
+    return found;
+  }
+
+  /** Abandons a multipart upload (its parts are discarded); an unknown one is fine. */
+  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
+    } catch (err) {
+      if ((err as { name?: string }).name !== 'NoSuchUpload') throw err;
+    }
   }
 }

@@ -24,6 +24,8 @@ export interface TestGateway {
   platform: NodePlatform;
   pool: ModelPool;
   workers: ChildProcess[];
+  /** Stops the gateway and its workers but keeps the data directory (to start again on it). */
+  stop(): Promise<void>;
   /** Starts a worker process; its output is collected in `logs`. */
   startWorker(id: string, args?: string[]): ChildProcess;
   logs: string[];
@@ -31,8 +33,8 @@ export interface TestGateway {
 }
 
 /** Starts a gateway with `env` overrides (no embedded worker: tests start their own). */
-export async function startTestGateway(env: Record<string, string> = {}, opts: { auth?: (platform: NodePlatform) => AuthConfig } = {}): Promise<TestGateway> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'fg-gw-'));
+export async function startTestGateway(env: Record<string, string> = {}, opts: { auth?: (platform: NodePlatform) => AuthConfig; dataDir?: string } = {}): Promise<TestGateway> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'fg-gw-')));
   const config = loadConfig({
     FLATGATE_DATA_DIR: dataDir,
     FLATGATE_DEMO_MODEL: 'none',
@@ -44,14 +46,22 @@ export async function startTestGateway(env: Record<string, string> = {}, opts: {
   });
   const pool = new ModelPool({ session: { threads: 1 } });
   const platform = await createNodePlatform(config, { pool, log: () => undefined });
-  const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes, platform, log: () => undefined, auth: opts.auth?.(platform) });
+  const app = createApp({
+    pool,
+    maxRequestBytes: config.maxRequestBytes,
+    platform,
+    log: () => undefined,
+    auth: opts.auth?.(platform),
+    router: platform.router,
+    ensureServed: (id) => platform.serving.ensure(id),
+  });
   const server: ServerType = await new Promise((ok) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => ok(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const workers: ChildProcess[] = [];
   const logs: string[] = [];
-  return {
+  const gateway: TestGateway = {
     url,
     dataDir,
     platform,
@@ -59,19 +69,34 @@ export async function startTestGateway(env: Record<string, string> = {}, opts: {
     workers,
     logs,
     startWorker(id, args = []) {
-      const child = startLocalWorker({ gatewayUrl: url, token: TOKEN, s3: platform.s3, workerId: id, threads: 1, args: ['--poll-ms', '100', ...args], stdio: 'pipe', env: { PATH: process.env.PATH } });
+      const child = startLocalWorker({
+        gatewayUrl: url,
+        token: TOKEN,
+        s3: platform.s3,
+        workerId: id,
+        threads: 1,
+        dataDir,
+        args: ['--poll-ms', '100', ...args],
+        stdio: 'pipe',
+        env: { PATH: process.env.PATH },
+      });
       child.stdout?.on('data', (d) => logs.push(`[${id}] ${d}`));
       child.stderr?.on('data', (d) => logs.push(`[${id}!] ${d}`));
       workers.push(child);
       return child;
     },
-    async close() {
+    async stop() {
       for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+      await Promise.all(workers.map((w) => (w.exitCode === null && w.signalCode === null ? new Promise((r) => w.once('exit', r)) : null)));
       await new Promise((r) => server.close(r));
       await platform.close();
+    },
+    async close() {
+      await gateway.stop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+  return gateway;
 }
 
 /** Polls `GET /v1/jobs/:id` until `done(job)` or the timeout. */

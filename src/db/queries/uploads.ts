@@ -1,7 +1,7 @@
 /**
  * @module Queries on `uploads` (presigned multipart uploads in progress).
  */
-import { and, eq } from 'drizzle-orm';
+import { and, eq, lte } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { uploads } from '../schema.ts';
 
@@ -23,4 +23,14 @@ export async function findOpenUpload(db: Db, id: string): Promise<UploadRow | un
 export async function closeUpload(db: Db, id: string, status: 'completed' | 'aborted'): Promise<boolean> {
   const out = await db.update(uploads).set({ status }).where(and(eq(uploads.id, id), eq(uploads.status, 'open'))).returning({ id: uploads.id });
   return out.length > 0;
+}
+
+/** Open uploads whose expiry has passed by `now`. */
+export function expiredOpenUploads(db: Db, now: number): Promise<UploadRow[]> {
+  return db.select().from(uploads).where(and(eq(uploads.status, 'open'), lte(uploads.expiresAt, now)));
+}
+
+/** Every open upload. */
+export function openUploads(db: Db): Promise<UploadRow[]> {
+  return db.select().from(uploads).where(eq(uploads.status, 'open'));
 }

@@ -176,4 +176,15 @@ describe('the Worker under wrangler dev', () => {
     expect(seen.filter((r) => r.url === '/v1/worker/serve')).toHaveLength(1);
     expect((await json('/v1/chat/completions', { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: '{"messages":[]}' })).status).toBe(400);
   });
+
+  it('deletes a model from D1 (rows in one batch) and R2; the claimed job of another model is untouched', async () => {
+    const before = await json('/v1/models/direct', { headers: admin });
+    expect(before.status).toBe(200);
+    const del = await json('/v1/models/direct', { method: 'DELETE', headers: admin });
+    expect(del).toEqual({ status: 200, body: { id: before.body!.id, object: 'model', deleted: true } });
+    expect((await json('/v1/models/direct', { headers: admin })).status).toBe(404);
+    const list = await json('/v1/models', { headers: admin });
+    expect(list.body!.data.map((m: { id: string }) => m.id)).not.toContain('direct');
+    expect((await json(`/v1/jobs/${before.body!.job.id}`, { headers: admin })).status).toBe(404);
+  });
 });

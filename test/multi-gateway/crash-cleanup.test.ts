@@ -1,0 +1,105 @@
+/**
+ * Acceptance: a gateway process killed (SIGKILL) in the middle of an HTTP upload leaves a scratch folder
+ * and an open multipart upload behind; its next start removes both, and no staging or model object and
+ * no model row is left. Presigned uploads past their expiry are refused on completion and swept at start.
+ */
+import { once } from 'node:events';
+import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded-s3.ts';
+import { ObjectStore } from '../../src/storage/object-store.ts';
+import { scratchRoot } from '../../src/storage/scratch.ts';
+import { STORIES12L, TOK512 } from '../fixtures/paths.ts';
+import { makeTar } from '../pipeline/archives.ts';
+import { eventually, startGatewayProcess, type GatewayProcess, type SharedStores } from './gateway-process.ts';
+
+let dir: string;
+let s3: EmbeddedS3;
+let store: ObjectStore;
+let shared: SharedStores;
+let gw: GatewayProcess | null = null;
+const dataDir = () => join(dir, 'data');
+const ENV = { FLATGATE_PRESIGNED_EXPIRY_S: '1' };
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'fg-crash-'));
+  s3 = await startEmbeddedS3({ directory: join(dir, 's3'), bucket: 'shared', port: 0 });
+  store = new ObjectStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'shared', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true });
+  shared = { databaseUrl: `file:${join(dir, 'shared.db')}`, s3Endpoint: s3.endpoint, bucket: 'shared' };
+  gw = await startGatewayProcess('G', dataDir(), shared, ENV);
+});
+afterAll(async () => {
+  await gw?.stop();
+  await s3?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+it('kill -9 in the middle of an upload: the next start leaves no scratch folder, multipart upload, object or row', async () => {
+  // a 9 MB model, more than one 8 MiB part, so the staging upload is a multipart upload
+  const archive = await makeTar(
+    [
+      { name: 'm/tok512.bin', data: await readFile(TOK512) },
+      { name: 'm/stories12L.bin', data: await readFile(STORIES12L) },
+    ],
+    false,
+  );
+  const url = new URL(`${gw!.url}/v1/uploads?name=interrupted&methods=shortgpt`);
+  const req = request(url, { method: 'POST', headers: { 'content-type': 'application/x-tar', 'content-length': String(archive.length) } });
+  req.on('error', () => undefined); // the gateway dies under it
+  const sent = archive.length - 200_000; // most of it, never the end
+  for (let i = 0; i < sent; i += 256 * 1024) if (!req.write(archive.subarray(i, Math.min(sent, i + 256 * 1024)))) await once(req, 'drain');
+  const multipart = await eventually(async () => {
+    const open = await store.openMultipartUploads('tmp/');
+    return open.length > 0 ? open : undefined;
+  }, 30_000, 'the staging multipart upload');
+  expect(multipart[0].key).toMatch(/^tmp\/upload\//);
+  const scratch = await readdir(scratchRoot(dataDir()));
+  expect(scratch.some((n) => n.startsWith(`${gw!.child.pid}-`))).toBe(true);
+
+  await gw!.crash();
+  req.destroy();
+  expect((await store.openMultipartUploads('')).length).toBe(1);
+
+  gw = await startGatewayProcess('G2', dataDir(), shared, ENV);
+  expect(gw.logs.join('')).toContain('start-up sweep removed');
+  expect(await readdir(scratchRoot(dataDir()))).toEqual([]);
+  expect(await store.openMultipartUploads('')).toEqual([]);
+  expect(await store.list('')).toEqual([]);
+  expect((await fetch(`${gw.url}/v1/models/interrupted`)).status).toBe(404);
+});
+
+async function presign(name: string): Promise<{ id: string; parts: { part_number: number; url: string }[] }> {
+  const res = await fetch(`${gw!.url}/v1/uploads/multipart`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, size: 1000 }) });
+  expect(res.status).toBe(201);
+  return (await res.json()) as { id: string; parts: { part_number: number; url: string }[] };
+}
+
+it('a presigned upload completed after its expiry is refused (410) and leaves nothing; one never completed is swept at start', async () => {
+  const up = await presign('late');
+  const put = await fetch(up.parts[0].url, { method: 'PUT', body: new Uint8Array(1000).fill(1) });
+  expect(put.status).toBe(200);
+  const etag = put.headers.get('etag')!;
+  await new Promise((r) => setTimeout(r, 1200));
+  const res = await fetch(`${gw!.url}/v1/uploads/multipart/${up.id}/complete`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ parts: [{ part_number: 1, etag }] }),
+  });
+  expect(res.status).toBe(410);
+  expect(((await res.json()) as { error: { code: string } }).error.code).toBe('upload_expired');
+  expect(await store.openMultipartUploads('')).toEqual([]);
+  expect(await store.list('')).toEqual([]);
+
+  const abandoned = await presign('abandoned');
+  await fetch(abandoned.parts[0].url, { method: 'PUT', body: new Uint8Array(1000).fill(2) });
+  expect((await store.openMultipartUploads('')).length).toBe(1);
+  await new Promise((r) => setTimeout(r, 1200));
+  await gw!.stop();
+  gw = await startGatewayProcess('G3', dataDir(), shared, ENV);
+  expect(gw.logs.join('')).toContain('"expiredUploads":["');
+  expect(await store.openMultipartUploads('')).toEqual([]);
+  expect(await store.list('')).toEqual([]);
+});
