@@ -21,8 +21,10 @@ export const compressionParamsSchema = z
     calib_samples: z.number().int().min(1).max(4096).default(32),
     seq: z.number().int().min(2).max(32768).optional(),
     seed: z.number().int().default(0),
-    /** FlattenGPT: also refit o_proj on the kept heads (the optional ridge refit). */
-    refit_o: z.boolean().default(false),
+    /** FlattenGPT: refit o_proj on the kept heads (the optional ridge refit); 'auto': when it lowers the held-out calibration score. */
+    refit_o: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+    /** FlattenGPT: candidate plans compressed and scored on held-out calibration windows (1: the greedy plan only). */
+    plan_candidates: z.number().int().min(1).max(16).default(6),
     evaluate: z.boolean().default(true),
     eval_key: z.string().min(1).max(1024).optional(),
     eval_file: z.string().min(1).max(4096).optional(),
@@ -46,7 +48,7 @@ export function layersToRemove(p: CompressionParams, numLayers: number): number 
  */
 export function paramsFromQuery(query: Record<string, string | undefined>): unknown {
   const out: Record<string, unknown> = {};
-  const nums = ['ratio', 'merges', 'calib_samples', 'seq', 'seed', 'task_limit'];
+  const nums = ['ratio', 'merges', 'calib_samples', 'seq', 'seed', 'task_limit', 'plan_candidates'];
   for (const [k, v] of Object.entries(query)) {
     if (v === undefined || k === 'name') continue;
     if (k === 'methods' || k === 'tasks') out[k] = v.split(',').map((s) => s.trim()).filter(Boolean);
