@@ -16,6 +16,8 @@ export const models = sqliteTable('models', {
   bytes: integer().notNull().default(0),
   /** The owner of the API key that uploaded it; null for models the operator serves to everyone. */
   owner: text(),
+  /** The verdict's criteria for this model's variants (null: the defaults). */
+  criteria: text({ mode: 'json' }).$type<ModelCriteria>(),
   createdAt: integer().notNull(),
 });
 
@@ -24,6 +26,15 @@ export interface VariantEvaluation {
   ppl: number | null;
   tasks: Record<string, unknown>;
   agreement: Record<string, unknown>;
+  /** Prefill throughput of the job's perplexity pass (the verdict's "measurably faster"). */
+  speed?: { tokens_per_s: number; tokens: number; seconds: number } | null;
+}
+
+/** What a model's compressed variants are held to (null columns: the defaults). */
+export interface ModelCriteria {
+  max_ppl_ratio?: number;
+  min_agreement?: number;
+  max_task_drop?: number | null;
 }
 
 /** Served forms of a model: the original and each compressed one. `id` is the served model id. */

@@ -69,7 +69,9 @@ async function textFile(ctx: JobContext, key: string | undefined, file: string |
 }
 
 function evaluationOf(r: EvaluationResult | null): VariantEvaluation {
-  return { ppl: r?.ppl ?? null, tasks: r?.tasks ?? {}, agreement: r?.agreement ? { ...r.agreement } : {} };
+  const seconds = r?.seconds.ppl;
+  const speed = r?.tokens && seconds ? { tokens_per_s: r.tokens / seconds, tokens: r.tokens, seconds } : null;
+  return { ppl: r?.ppl ?? null, tasks: r?.tasks ?? {}, agreement: r?.agreement ? { ...r.agreement } : {}, speed };
 }
 
 /**
