@@ -148,3 +148,12 @@ export const abRoutes = sqliteTable('ab_routes', {
   shadowRate: real().notNull().default(0),
   updatedAt: integer().notNull(),
 });
+
+/** Why a model name's route is what it is, when auto-promotion set it (the arms live in ab_routes). */
+export const routePromotions = sqliteTable('route_promotions', {
+  model: text().primaryKey(),
+  /** The variant that takes the traffic (the original when none is acceptable). */
+  chosen: text().notNull(),
+  reasons: text({ mode: 'json' }).$type<string[]>().notNull(),
+  updatedAt: integer().notNull(),
+});

@@ -119,3 +119,15 @@ export function verdictOf(variant: EvaluationEvidence | null | undefined, origin
   }
   return { status: 'acceptable', reasons: ['within the criteria; no measured speed of both, so not recommended', ...passed] };
 }
+
+/**
+ * Verdicts of a model's variants: null for the original (method 'original'), else {@link verdictOf}
+ * against the original's evaluation.
+ */
+export function familyVerdicts(
+  variants: readonly { method: string; evaluation?: EvaluationEvidence | Record<string, unknown> | null }[],
+  criteria: VerdictCriteria = DEFAULT_CRITERIA,
+): (Verdict | null)[] {
+  const original = variants.find((v) => v.method === 'original')?.evaluation as EvaluationEvidence | null | undefined;
+  return variants.map((v) => (v.method === 'original' ? null : verdictOf(v.evaluation as EvaluationEvidence | null | undefined, original, criteria)));
+}
