@@ -81,7 +81,7 @@ modelDetailsRoute.put('/v1/models/:id/criteria', async (c) => {
   const { db } = c.var.platform;
   const model = (await findModel(db, id)) ?? (await findModelByName(db, id));
   if (!model) {
-    if (c.var.pool.list().some((m) => m.id === id)) throw new InvalidRequest(`${id} was not uploaded: criteria can be set on uploaded models only`, 'model');
+    if (c.var.pool?.list().some((m) => m.id === id)) throw new InvalidRequest(`${id} was not uploaded: criteria can be set on uploaded models only`, 'model');
     throw new ModelNotFound(id);
   }
   assertCanManage(c, id, model.owner);
