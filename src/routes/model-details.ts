@@ -1,6 +1,7 @@
 /**
- * @module `GET /v1/models/:id`: a model (by id or name) with its variants and their evaluations. A
- * served model that was never uploaded (the demo model) answers with its one original variant.
+ * @module `GET /v1/models/:id`: a model (by id or name) with its variants, their evaluations and (ready
+ * compressed variants) their verdicts under the model's criteria; `PUT /v1/models/:id/criteria` sets
+ * those criteria. A served model that was never uploaded (the demo model) answers from the pool.
  */
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
@@ -70,7 +71,7 @@ modelDetailsRoute.get('/v1/models/:id', async (c) => {
       bytes: v.bytes,
       status: v.status,
       evaluation: v.evaluation,
-      ...(verdicts[i] ? { verdict: verdicts[i] } : {}),
+      ...(verdicts[i] && v.status === 'ready' ? { verdict: verdicts[i] } : {}),
     })),
   });
 });
@@ -92,7 +93,7 @@ modelDetailsRoute.put('/v1/models/:id/criteria', async (c) => {
   const verdicts = familyVerdicts(variants, criteria);
   return c.json({
     object: 'criteria', model: model.id, criteria,
-    variants: variants.flatMap((v, i) => (verdicts[i] ? [{ id: v.id, name: v.name, verdict: verdicts[i] }] : [])),
+    variants: variants.flatMap((v, i) => (verdicts[i] && v.status === 'ready' ? [{ id: v.id, name: v.name, verdict: verdicts[i] }] : [])),
   });
 });
 
