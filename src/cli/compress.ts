@@ -10,7 +10,8 @@ import { modelArg, num, parse } from './args.ts';
 
 const USAGE =
   'flatgate compress <model> --method flattengpt|shortgpt|sleb [--merges N | --ratio R] --calib FILE [--calib-samples N] [--seq N] ' +
-  '[--seed S] [--rho X] [--no-prune] [--no-compensate] [--refit-o] [--scores leverage|magnitude] [--eval-text FILE] [--threads N] --out DIR';
+  '[--seed S] [--rho X] [--no-prune] [--no-compensate] [--refit-o | --no-refit-o] [--candidates N | --no-search] [--holdout N] ' +
+  '[--scores leverage|magnitude] [--eval-text FILE] [--threads N] --out DIR';
 
 /** Renders a progress event as one terminal line. */
 export function progressLine(p: CompressionProgress): string {
@@ -28,9 +29,14 @@ export function jobFromFlags(values: Record<string, string | boolean | undefined
   if (!values.calib) throw new InvalidRequest('--calib FILE is required: a text file to calibrate on (e.g. a few hundred KB of text like the model\'s training data)', 'calib');
   const scoring = (values.scores as string | undefined) ?? 'leverage';
   if (scoring !== 'leverage' && scoring !== 'magnitude') throw new InvalidRequest('--scores must be leverage or magnitude', 'scores');
-  if (method !== 'flattengpt' && (values['no-prune'] || values['no-compensate'] || values['refit-o'] || values.rho || values.scores)) {
-    throw new InvalidRequest('--rho, --scores, --no-prune, --no-compensate and --refit-o apply only to --method flattengpt', 'method');
+  const flatOnly = ['no-prune', 'no-compensate', 'refit-o', 'no-refit-o', 'rho', 'scores', 'candidates', 'no-search', 'holdout'];
+  if (method !== 'flattengpt' && flatOnly.some((k) => values[k])) {
+    throw new InvalidRequest(`${flatOnly.map((k) => `--${k}`).join(', ')} apply only to --method flattengpt`, 'method');
   }
+  if (values['refit-o'] && values['no-refit-o']) throw new InvalidRequest('give at most one of --refit-o and --no-refit-o', 'refit-o');
+  const candidates = num(values.candidates as string | undefined, 'candidates', { min: 1, max: 64, int: true });
+  if (candidates !== undefined && values['no-search']) throw new InvalidRequest('give at most one of --candidates N and --no-search', 'candidates');
+  const holdout = num(values.holdout as string | undefined, 'holdout', { min: 1, max: 4096, int: true });
   return {
     method: method as Method,
     target: merges !== undefined ? { merges } : { ratio: ratio! },
@@ -43,7 +49,8 @@ export function jobFromFlags(values: Record<string, string | boolean | undefined
     rho: num(values.rho as string | undefined, 'rho', { min: 1e-12 }),
     prune: !values['no-prune'],
     compensate: !values['no-compensate'],
-    refitO: Boolean(values['refit-o']),
+    refitO: values['refit-o'] ? true : values['no-refit-o'] ? false : 'auto',
+    search: values['no-search'] || candidates === 1 ? false : { budget: candidates, holdout },
     scoring,
     threads: num(values.threads as string | undefined, 'threads', { min: 1, int: true }),
     evalText: values['eval-text'] as string | undefined,
@@ -64,6 +71,10 @@ export async function compressCommand(argv: string[]): Promise<void> {
     'no-prune': { type: 'boolean' },
     'no-compensate': { type: 'boolean' },
     'refit-o': { type: 'boolean' },
+    'no-refit-o': { type: 'boolean' },
+    candidates: { type: 'string' },
+    'no-search': { type: 'boolean' },
+    holdout: { type: 'string' },
     'eval-text': { type: 'string' },
     threads: { type: 'string' },
     tokenizer: { type: 'string' },
@@ -80,6 +91,7 @@ export async function compressCommand(argv: string[]): Promise<void> {
   if (tty) process.stderr.write('\r\x1b[K');
   const what = report.groups ? `groups ${JSON.stringify(report.groups.filter(([a, b]) => b > a))}` : `removed ${JSON.stringify(report.removed)}`;
   console.log(`${report.method}: ${report.layers_before} -> ${report.layers_after} layers, ${report.params_before} -> ${report.params_after} params, ${what}, ${report.seconds.toFixed(1)} s`);
+  if (report.search) console.log(`plan search (${report.candidates?.length} compressions, ${report.search.seconds.toFixed(1)} s): ${report.search.reason}`);
   if (report.evaluation) console.log(`perplexity ${report.evaluation.ppl.toFixed(3)} (dense ${report.evaluation.dense_ppl?.toFixed(3)})`);
   for (const note of report.notes) console.log(`note: ${note}`);
   console.log(report.exported ? `wrote ${values.out} (HF folder + report.json)` : `wrote ${values.out}/report.json`);

@@ -18,6 +18,8 @@ export interface CalibrationSet {
   file: string;
   /** Tokens in the whole tokenized text. */
   textTokens: number;
+  /** Where each sample starts in the tokenized text (so held-out windows can avoid them). */
+  offsets?: number[];
 }
 
 /** Parameters of {@link buildCalibrationSet}. */
@@ -44,11 +46,13 @@ export function buildCalibrationSet(ids: readonly number[], bos: number, opts: C
   }
   const rand = createRng(seed);
   const out: number[][] = [];
+  const offsets: number[] = [];
   for (let i = 0; i < samples; i++) {
     const off = Math.floor(rand() * (ids.length - span + 1));
     out.push([bos, ...ids.slice(off, off + span)]);
+    offsets.push(off);
   }
-  return { samples: out, seq, seed, file: opts.file ?? '<text>', textTokens: ids.length };
+  return { samples: out, seq, seed, file: opts.file ?? '<text>', textTokens: ids.length, offsets };
 }
 
 /**

@@ -45,6 +45,13 @@ export interface FlattenGptOptions extends Omit<StatisticsOptions, 'onBatch'> {
   cacheActivations?: boolean;
   /** A precomputed (L+1) x (L+1) similarity of the original model on the same calibration set. */
   similarity?: number[][];
+  /** Compress this plan instead of the greedy one (the plan search's candidates). */
+  planOverride?: FlattenPlan;
+  /**
+   * Pruned groups shared between runs on the same model, calibration set and options: a group's result
+   * depends only on the plan up to and including it, so candidates that share a prefix reuse its work.
+   */
+  groupCache?: Map<string, { layer: LayerWeights; detail: GroupDetail }>;
   onProgress?: ProgressListener;
 }
 
@@ -90,7 +97,7 @@ export async function flattenGpt(model: LlamaModel, calib: CalibrationSet, opts:
     provider = sim.provider;
   }
   const S = similarity.slice(0, L).map((row) => row.slice(0, L));
-  const plan = planFlatten(S, opts.merges, opts.plan);
+  const plan = opts.planOverride ?? planFlatten(S, opts.merges, opts.plan);
   const prune = opts.prune ?? true;
   const kvKeep = opts.keepKvGroups ?? cfg.numKvHeads;
   const chKeep = opts.keepChannels ?? cfg.intermediateSize;
@@ -106,6 +113,14 @@ export async function flattenGpt(model: LlamaModel, calib: CalibrationSet, opts:
       if (first === last || gi > lastMerged) {
         layers.push(...members);
         frontier.push(members);
+        continue;
+      }
+      const cacheKey = `${JSON.stringify(plan.groups.slice(0, gi + 1))} refit_o=${Boolean(opts.refitO)}`;
+      const hit = opts.groupCache?.get(cacheKey);
+      if (hit) {
+        groups.push(hit.detail);
+        layers.push(hit.layer);
+        frontier.push([hit.layer]);
         continue;
       }
       const t0 = performance.now();
@@ -134,6 +149,7 @@ export async function flattenGpt(model: LlamaModel, calib: CalibrationSet, opts:
         detail.channels = { scoring: opts.scoring ?? 'leverage', scores: [...sel.scores], kept: sel.keep, lambda: sel.lambda, compensated: opts.compensate ?? true };
       }
       detail.seconds = (performance.now() - t0) / 1000;
+      opts.groupCache?.set(cacheKey, { layer, detail });
       groups.push(detail);
       layers.push(layer);
       frontier.push([layer]);

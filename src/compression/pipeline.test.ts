@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { randomModel } from '../../test/fixtures/random-model.ts';
 import { forward64 } from '../../test/reference/forward64.ts';
-import { jobFromFlags } from '../cli/compress.ts';
+import { compressCommand, jobFromFlags } from '../cli/compress.ts';
 import { loadModel } from '../model/load.ts';
 import { saveHfFolder } from '../model/save-hf.ts';
 import { Llama2cTokenizer } from '../model/tokenizer/llama2c-tokenizer.ts';
@@ -74,6 +74,33 @@ describe('compression pipeline', () => {
     expect(report).toMatchObject({ standard: false, exported: false, layers_after: 4 });
     expect(report.notes.join()).toMatch(/not a standard checkpoint/);
     expect(report.evaluation!.ppl).toBeGreaterThan(1);
+  });
+
+  it('flatgate compress --ratio R removes round(R * params / block params) layers and reports the search', async () => {
+    const { dir, loaded } = await savedRandomModel();
+    const out = join(dir, 'ratio');
+    const total = countParams(loaded.model);
+    const perBlock = blockParams(loaded.model.layers[0]);
+    const ratio = 0.3;
+    const lines: string[] = [];
+    const log = console.log;
+    console.log = (...a: unknown[]) => void lines.push(a.join(' '));
+    try {
+      await compressCommand([join(dir, 'in'), '--method', 'flattengpt', '--ratio', String(ratio), '--calib', TEXT, '--calib-samples', '4', '--seq', '24', '--threads', '1', '--out', out]);
+    } finally {
+      console.log = log;
+    }
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as CompressionReport;
+    const merges = Math.round((ratio * total) / perBlock);
+    expect(merges).toBeGreaterThan(0);
+    expect(report.layers_after).toBe(5 - merges);
+    expect(report.param_ratio_removed).toBeCloseTo((merges * perBlock) / total, 12);
+    expect(report.candidates!.length).toBeGreaterThanOrEqual(2);
+    expect(report.candidates!.filter((c) => c.chosen)).toHaveLength(1);
+    expect(report.search!.reason).toMatch(/o_proj refit (on|off)/);
+    expect(lines.join('\n')).toMatch(new RegExp(`5 -> ${5 - merges} layers`));
+    expect(jobFromFlags({ method: 'flattengpt', ratio: '0.3', calib: TEXT, 'no-search': true, 'no-refit-o': true })).toMatchObject({ search: false, refitO: false });
+    expect(() => jobFromFlags({ method: 'flattengpt', ratio: '1.5', calib: TEXT })).toThrow(/--ratio must be a number in \[0, 0.99\]/);
   });
 
   it('rejects bad input with one clear InvalidRequest', async () => {

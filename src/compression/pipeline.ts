@@ -14,10 +14,12 @@ import { createDecoderSession } from '../serving/session/local-backend.ts';
 import { loadCalibrationSet, type CalibrationSet } from './calibration.ts';
 import { createChainDecoder } from './chain-decoder.ts';
 import { mergesForTarget } from './flatten/plan.ts';
-import { DEFAULT_RHO, flattenGpt } from './flattengpt.ts';
+import { DEFAULT_RHO, flattenGpt, type FlattenGptResult } from './flattengpt.ts';
+import { loadHeldOutWindows } from './holdout.ts';
+import { searchPlan, type PlanSearchOptions } from './plan-search.ts';
 import type { ChannelScoring } from './mlp-selection.ts';
 import type { ProgressListener } from './progress.ts';
-import { calibrationJson, groupDetailsJson, writeReport, type CompressionReport, type EvaluationReport, type Method } from './report.ts';
+import { calibrationJson, groupDetailsJson, searchJson, writeReport, type CompressionReport, type EvaluationReport, type Method } from './report.ts';
 import { blockInfluence, shortGpt } from './shortgpt.ts';
 import { sleb } from './sleb.ts';
 import { collectSimilarity } from './statistics.ts';
@@ -32,8 +34,16 @@ export interface CompressJob {
   rho?: number;
   prune?: boolean;
   compensate?: boolean;
-  /** Refit o_proj on the kept heads (the optional ridge refit of flattengpt.md section 3). */
-  refitO?: boolean;
+  /**
+   * Refit o_proj on the kept heads (the optional ridge refit of flattengpt.md section 3); 'auto' (the
+   * default with the plan search) keeps it when it lowers the held-out calibration score.
+   */
+  refitO?: boolean | 'auto';
+  /**
+   * FlattenGPT's plan search (default on when pruning): candidate budget, near-tie margin, and held-out
+   * calibration windows to score on (default 16); false: the greedy plan only, as the paper does.
+   */
+  search?: (PlanSearchOptions & { holdout?: number }) | false;
   scoring?: ChannelScoring;
   threads?: number;
   provider?: ProviderPreference;
@@ -102,10 +112,27 @@ export async function compress(
     const compensate = job.compensate ?? true;
     const scoring = job.scoring ?? 'leverage';
     const rho = job.rho ?? DEFAULT_RHO;
-    const refitO = job.refitO ?? false;
-    const r = await flattenGpt(model, calib, { ...session, merges, rho, prune, compensate, refitO, scoring, similarity, cacheActivations: job.cacheActivations });
+    const common = { ...session, merges, rho, prune, compensate, scoring, similarity, cacheActivations: job.cacheActivations };
+    const searching = prune && merges > 0 && job.search !== false;
+    let r: FlattenGptResult;
+    let refitO: boolean;
+    let searched: Partial<CompressionReport> = {};
+    if (searching) {
+      const opt = job.search || {};
+      const held = await loadHeldOutWindows(job.calib.file, tokenizer, calib, opt.holdout ?? 16);
+      if (!held.disjoint) notes.push('the calibration text is too short for held-out windows apart from the statistics windows: candidates were scored on overlapping text');
+      const s = await searchPlan(model, calib, held.set, common, opt, job.refitO ?? 'auto');
+      r = s.result;
+      refitO = s.refitO;
+      searched = searchJson(s, { windows: held.set.samples.length, tokens: held.set.samples.length * (held.set.seq - 1), disjoint: held.disjoint });
+      lap('search', t);
+    } else {
+      refitO = job.refitO === true;
+      r = await flattenGpt(model, calib, { ...common, refitO });
+    }
     result = r.model;
     extra = {
+      ...searched,
       variant: { prune, compensate, refit_o: refitO, scoring }, groups: r.plan.groups, rho, lambda: r.groups.flatMap((g) => g.channels ? [g.channels.lambda] : []),
       group_details: groupDetailsJson(r.groups), frontier: r.frontier, standard: r.standard,
     };

@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CalibrationSet } from './calibration.ts';
 import type { GroupDetail } from './flattengpt.ts';
+import type { PlanSearchResult } from './plan-search.ts';
 import type { SlebRound } from './sleb.ts';
 
 /** Compression methods. */
@@ -73,6 +74,28 @@ export interface CompressionReport {
   exported: boolean;
   notes: string[];
   evaluation: EvaluationReport | null;
+  /** FlattenGPT's plan search: every candidate compressed, its held-out calibration score and time. */
+  candidates?: { groups: [number, number][]; label: string; regret: number; refit_o: boolean; score_nll: number; score_ppl: number; seconds: number; chosen: boolean }[] | null;
+  /** Which candidate was kept and why, and what the search cost. */
+  search?: {
+    chosen: number;
+    greedy: number;
+    reason: string;
+    refit_o: boolean;
+    holdout: { windows: number; tokens: number; disjoint: boolean };
+    dense_score_ppl: number;
+    seconds: number;
+  } | null;
+}
+
+/** The report's candidates and search blocks from a plan search. */
+export function searchJson(s: PlanSearchResult, holdout: { windows: number; tokens: number; disjoint: boolean }): Pick<CompressionReport, 'candidates' | 'search'> {
+  return {
+    candidates: s.candidates.map((c, i) => ({
+      groups: c.groups, label: c.label, regret: c.regret, refit_o: c.refitO, score_nll: c.nll, score_ppl: c.ppl, seconds: c.seconds, chosen: i === s.chosen,
+    })),
+    search: { chosen: s.chosen, greedy: s.greedy, reason: s.reason, refit_o: s.refitO, holdout, dense_score_ppl: s.dense.ppl, seconds: s.seconds },
+  };
 }
 
 /** The report's group_details from FlattenGPT's groups. */

@@ -16,6 +16,8 @@ export const models = sqliteTable('models', {
   bytes: integer().notNull().default(0),
   /** The owner of the API key that uploaded it; null for models the operator serves to everyone. */
   owner: text(),
+  /** The verdict's criteria for this model's variants (null: the defaults). */
+  criteria: text({ mode: 'json' }).$type<ModelCriteria>(),
   createdAt: integer().notNull(),
 });
 
@@ -24,6 +26,15 @@ export interface VariantEvaluation {
   ppl: number | null;
   tasks: Record<string, unknown>;
   agreement: Record<string, unknown>;
+  /** Prefill throughput of the job's perplexity pass (the verdict's "measurably faster"). */
+  speed?: { tokens_per_s: number; tokens: number; seconds: number } | null;
+}
+
+/** What a model's compressed variants are held to (null columns: the defaults). */
+export interface ModelCriteria {
+  max_ppl_ratio?: number;
+  min_agreement?: number;
+  max_task_drop?: number | null;
 }
 
 /** Served forms of a model: the original and each compressed one. `id` is the served model id. */
@@ -135,5 +146,14 @@ export const abRoutes = sqliteTable('ab_routes', {
   model: text().primaryKey(),
   arms: text({ mode: 'json' }).$type<{ variant: string; weight: number }[]>().notNull(),
   shadowRate: real().notNull().default(0),
+  updatedAt: integer().notNull(),
+});
+
+/** Why a model name's route is what it is, when auto-promotion set it (the arms live in ab_routes). */
+export const routePromotions = sqliteTable('route_promotions', {
+  model: text().primaryKey(),
+  /** The variant that takes the traffic (the original when none is acceptable). */
+  chosen: text().notNull(),
+  reasons: text({ mode: 'json' }).$type<string[]>().notNull(),
   updatedAt: integer().notNull(),
 });

@@ -7,7 +7,7 @@ import type { Db } from '../db/client.ts';
 import type { Job } from '../db/queries/jobs.ts';
 import { deleteModel, findModelByName, insertModel } from '../db/queries/models.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import { compressionParamsSchema, type CompressionParams } from './params.ts';
+import { compressionParamsSchema, criteriaOfParams, type CompressionParams } from './params.ts';
 import type { JobQueue } from './queue.ts';
 
 /** What intake needs. */
@@ -89,6 +89,7 @@ export async function registerUpload(deps: IntakeDeps, u: UploadRecord): Promise
     sha256: u.sha256,
     bytes: u.bytes,
     owner: u.owner ?? null,
+    criteria: criteriaOfParams(u.params),
     createdAt: now,
   });
   if (!inserted) throw new ModelNameTaken(u.name);

@@ -34,9 +34,15 @@ export const compressionParamsSchema = z
     calib_samples: z.number().int().min(1).max(4096).default(32),
     seq: z.number().int().min(2).max(32768).optional(),
     seed: z.number().int().default(0),
-    /** FlattenGPT: also refit o_proj on the kept heads (the optional ridge refit). */
-    refit_o: z.boolean().default(false),
+    /** FlattenGPT: refit o_proj on the kept heads (the optional ridge refit); 'auto': when it lowers the held-out calibration score. */
+    refit_o: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+    /** FlattenGPT: candidate plans compressed and scored on held-out calibration windows (1: the greedy plan only). */
+    plan_candidates: z.number().int().min(1).max(16).default(6),
     evaluate: z.boolean().default(true),
+    /** The verdict's criteria for this model's variants (see src/serving/verdict.ts; absent: the defaults). */
+    max_ppl_ratio: z.number().min(1).max(100).optional(),
+    min_agreement: z.number().min(0).max(1).optional(),
+    max_task_drop: z.number().min(0).max(1).optional(),
     eval_key: z.string().min(1).max(1024).optional(),
     eval_file: z.string().min(1).max(4096).optional(),
     /** Zero-shot tasks (default: all six; `tasks=` with nothing after it for none). */
@@ -47,6 +53,12 @@ export const compressionParamsSchema = z
 
 /** Parsed compression parameters. */
 export type CompressionParams = z.infer<typeof compressionParamsSchema>;
+
+/** The verdict criteria an upload set, or null when it set none. */
+export function criteriaOfParams(p: CompressionParams): { max_ppl_ratio?: number; min_agreement?: number; max_task_drop?: number } | null {
+  const c = { max_ppl_ratio: p.max_ppl_ratio, min_agreement: p.min_agreement, max_task_drop: p.max_task_drop };
+  return Object.values(c).some((v) => v !== undefined) ? JSON.parse(JSON.stringify(c)) : null;
+}
 
 /** Layers to remove from a model of `numLayers` layers: `merges`, or `ratio` of them rounded, at least 1. */
 export function layersToRemove(p: CompressionParams, numLayers: number): number {
@@ -60,7 +72,7 @@ export function layersToRemove(p: CompressionParams, numLayers: number): number 
  */
 export function paramsFromQuery(query: Record<string, string | undefined>): unknown {
   const out: Record<string, unknown> = {};
-  const nums = ['ratio', 'merges', 'calib_samples', 'seq', 'seed', 'task_limit'];
+  const nums = ['ratio', 'merges', 'calib_samples', 'seq', 'seed', 'task_limit', 'plan_candidates', 'max_ppl_ratio', 'min_agreement', 'max_task_drop'];
   for (const [k, v] of Object.entries(query)) {
     if (v === undefined || k === 'name') continue;
     if (k === 'methods' || k === 'tasks') out[k] = v.split(',').map((s) => s.trim()).filter(Boolean);

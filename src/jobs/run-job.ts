@@ -71,7 +71,9 @@ async function textFile(ctx: JobContext, key: string | undefined, file: string |
 }
 
 function evaluationOf(r: EvaluationResult | null): VariantEvaluation {
-  return { ppl: r?.ppl ?? null, tasks: r?.tasks ?? {}, agreement: r?.agreement ? { ...r.agreement } : {} };
+  const seconds = r?.seconds.ppl;
+  const speed = r?.tokens && seconds ? { tokens_per_s: r.tokens / seconds, tokens: r.tokens, seconds } : null;
+  return { ppl: r?.ppl ?? null, tasks: r?.tasks ?? {}, agreement: r?.agreement ? { ...r.agreement } : {}, speed };
 }
 
 /**
@@ -127,7 +129,8 @@ export async function runJob(ctx: JobContext): Promise<VariantResult[]> {
     step(`compress:${method}`, base);
     const { loaded, report } = await compress(
       original,
-      { method, target: { merges: removed }, calib: { file: calibFile, samples: p.calib_samples, seq, seed: p.seed }, refitO: p.refit_o, threads: ctx.threads },
+      { method, target: { merges: removed }, calib: { file: calibFile, samples: p.calib_samples, seq, seed: p.seed }, refitO: p.refit_o,
+        search: p.plan_candidates > 1 ? { budget: p.plan_candidates } : false, threads: ctx.threads },
       { calibration, similarity, onProgress: (e) => step(`compress:${method}:${e.stage}`, base + share * 0.6 * (e.total ? e.done / e.total : 0)) },
     );
     step(`evaluate:${method}`, base + share * 0.6);

@@ -23,6 +23,7 @@ const ROUTE_SCOPES: [string, RegExp, Scope][] = [
   ['DELETE', /^\/v1\/models\/[^/]+\/route$/, 'admin'],
   ['POST', /^\/v1\/models\/[^/]+\/benchmark$/, 'admin'],
   ['DELETE', /^\/v1\/models\/[^/]+$/, 'upload'],
+  ['PUT', /^\/v1\/models\/[^/]+\/criteria$/, 'upload'],
   ['POST', /^\/v1\/uploads(\/multipart(\/[^/]+\/complete)?)?$/, 'upload'],
   ['GET', /^\/v1\/jobs\/[^/]+$/, 'upload'],
   ['GET', /^\/metrics$/, 'admin'],

@@ -44,6 +44,7 @@ const evaluationSchema = z.object({
   ppl: z.number().nullable(),
   tasks: z.record(z.string(), z.unknown()),
   agreement: z.record(z.string(), z.unknown()),
+  speed: z.object({ tokens_per_s: z.number().positive(), tokens: z.number().int().min(0), seconds: z.number().positive() }).nullish(),
 });
 const completeSchema = z.object({
   lease: z.string().min(1),

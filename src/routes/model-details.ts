@@ -1,15 +1,20 @@
 /**
- * @module `GET /v1/models/:id`: an uploaded model (by id or name) with its variants and their
- * evaluations, from the database; `DELETE /v1/models/:id`. Shared by the Node app and the Worker.
+ * @module `GET /v1/models/:id`: an uploaded model (by id or name) with its variants, their evaluations and
+ * (ready compressed variants) their verdicts under the model's criteria, from the database;
+ * `PUT /v1/models/:id/criteria` sets those criteria; `DELETE /v1/models/:id`. Shared by the Node app and
+ * the Worker.
  */
 import { Hono } from 'hono';
 import type { SharedAppEnv } from '../app-env.ts';
 import { jobsOfModel } from '../db/queries/jobs.ts';
-import { findModel, findModelByName } from '../db/queries/models.ts';
+import { findModel, findModelByName, setModelCriteria } from '../db/queries/models.ts';
 import { variantsOfModel } from '../db/queries/variants.ts';
 import { ModelNotFound } from '../errors.ts';
 import { deleteModelEverywhere } from '../jobs/delete-model.ts';
+import { familyVerdicts, resolveCriteria } from '../serving/verdict.ts';
 import { assertCanManage, assertCanUse } from './auth.ts';
+import { criteriaRequest } from './schemas.ts';
+import { parseJson } from './validate.ts';
 
 /** The model-details route. */
 export const modelDetailsRoute = new Hono<SharedAppEnv>();
@@ -22,6 +27,8 @@ modelDetailsRoute.get('/v1/models/:id', async (c, next) => {
   if (!model) return next();
   assertCanUse(c, id, model.owner);
   const variants = await variantsOfModel(db, model.id);
+  const criteria = resolveCriteria(model.criteria);
+  const verdicts = familyVerdicts(variants, criteria);
   const jobs = await jobsOfModel(db, model.id);
   const last = jobs.at(-1);
   return c.json({
@@ -34,7 +41,8 @@ modelDetailsRoute.get('/v1/models/:id', async (c, next) => {
     sha256: model.sha256,
     bytes: model.bytes,
     job: last ? { id: last.id, status: last.status, stage: last.stage, progress: last.progress, error: last.error } : null,
-    variants: variants.map((v) => ({
+    criteria,
+    variants: variants.map((v, i) => ({
       id: v.id,
       name: v.name,
       method: v.method,
@@ -43,7 +51,26 @@ modelDetailsRoute.get('/v1/models/:id', async (c, next) => {
       bytes: v.bytes,
       status: v.status,
       evaluation: v.evaluation,
+      ...(verdicts[i] && v.status === 'ready' ? { verdict: verdicts[i] } : {}),
     })),
+  });
+});
+
+/** Sets the verdict criteria of an uploaded model (fields left out: the defaults); answers with the new verdicts. */
+modelDetailsRoute.put('/v1/models/:id/criteria', async (c) => {
+  const id = c.req.param('id');
+  const { db } = c.var.platform;
+  const model = (await findModel(db, id)) ?? (await findModelByName(db, id));
+  if (!model) throw new ModelNotFound(id);
+  assertCanManage(c, id, model.owner);
+  const body = await parseJson(c, criteriaRequest);
+  await setModelCriteria(db, model.id, body);
+  const criteria = resolveCriteria(body);
+  const variants = await variantsOfModel(db, model.id);
+  const verdicts = familyVerdicts(variants, criteria);
+  return c.json({
+    object: 'criteria', model: model.id, criteria,
+    variants: variants.flatMap((v, i) => (verdicts[i] && v.status === 'ready' ? [{ id: v.id, name: v.name, verdict: verdicts[i] }] : [])),
   });
 });
 

@@ -9,6 +9,7 @@ import { InvalidRequest } from '../errors.ts';
 import { DEFAULT_BENCH_PROMPTS, runBenchmark } from '../serving/benchmark.ts';
 import { compareVariants } from '../serving/comparison.ts';
 import type { ServedModel } from '../serving/model-pool.ts';
+import { autoPromote, deleteRoute, describeRoute, setManualRoute } from '../jobs/route-service.ts';
 import { renderComparisonPage } from './comparison-page.ts';
 import { canUse } from '../access/keys.ts';
 import { assertCanManage, assertCanUse } from './auth.ts';
@@ -36,23 +37,29 @@ export const modelsRoute = new Hono<AppEnv>()
     assertCanManage(c, id, root.info.owner);
     if (root.info.parent !== null) throw new InvalidRequest('routes are set on an original model, not a variant', 'model');
     const body = await parseJson(c, routeRequest);
-    for (const arm of body.arms) {
+    const db = c.var.platform?.db;
+    const { router } = c.var.inference;
+    if (body.auto_promote) {
+      await autoPromote(db, c.var.pool, router, id, body.shadow_rate ?? undefined);
+      return c.json(await describeRoute(db, router, id));
+    }
+    const arms = body.arms ?? [];
+    for (const arm of arms) {
       const v = c.var.pool.get(arm.variant);
       if (v.id !== id && v.info.parent !== id) throw new InvalidRequest(`${arm.variant} is not a variant of ${id}`, 'arms');
     }
-    const route = await c.var.inference.router.set({ model: id, arms: body.arms, shadowRate: body.shadow_rate ?? 0 });
-    return c.json({ object: 'route', model: id, arms: route.arms, shadow_rate: route.shadowRate });
+    const route = await setManualRoute(db, c.var.pool, router, id, arms, body.shadow_rate ?? 0);
+    return c.json({ object: 'route', model: id, arms: route.arms, shadow_rate: route.shadowRate, auto_promote: false });
   })
-  .get('/v1/models/:id/route', (c) => {
+  .get('/v1/models/:id/route', async (c) => {
     const id = c.req.param('id');
     assertCanUse(c, id, c.var.pool.get(id).info.owner);
-    const route = c.var.inference.router.get(id);
-    return c.json(route ? { object: 'route', model: id, arms: route.arms, shadow_rate: route.shadowRate } : { object: 'route', model: id, arms: [], shadow_rate: 0 });
+    return c.json(await describeRoute(c.var.platform?.db, c.var.inference.router, id));
   })
   .delete('/v1/models/:id/route', async (c) => {
     const id = c.req.param('id');
     assertCanManage(c, id, c.var.pool.get(id).info.owner);
-    return c.json({ object: 'route', model: id, deleted: await c.var.inference.router.delete(id) });
+    return c.json({ object: 'route', model: id, deleted: await deleteRoute(c.var.platform?.db, c.var.inference.router, id) });
   })
   .get('/v1/models/:id/comparison', async (c) => {
     assertCanUse(c, c.req.param('id'), c.var.pool.get(c.req.param('id')).info.owner);

@@ -48,11 +48,26 @@ export const chatRequest = z.object({
 });
 export type ChatRequest = z.infer<typeof chatRequest>;
 
-/** PUT /v1/models/:id/route body: an A/B split and an optional shadow share. */
-export const routeRequest = z.object({
-  arms: z.array(z.object({ variant: z.string().min(1), weight: z.number().min(0) })).min(1).max(8),
-  shadow_rate: z.number().min(0).max(1).nullish(),
-});
+/**
+ * PUT /v1/models/:id/route body: an A/B split (an arm naming a collapsed variant needs `force: true`)
+ * and an optional shadow share, or `auto_promote: true` to route by the variants' verdicts.
+ */
+export const routeRequest = z
+  .object({
+    arms: z.array(z.object({ variant: z.string().min(1), weight: z.number().min(0), force: z.boolean().optional() })).min(1).max(8).optional(),
+    shadow_rate: z.number().min(0).max(1).nullish(),
+    auto_promote: z.boolean().optional(),
+  })
+  .refine((b) => (b.auto_promote === true) !== (b.arms !== undefined), { message: 'give either arms or "auto_promote": true', path: ['arms'] });
+
+/** PUT /v1/models/:id/criteria body: the verdict's criteria (fields left out: the defaults). */
+export const criteriaRequest = z
+  .object({
+    max_ppl_ratio: z.number().min(1).max(100).optional(),
+    min_agreement: z.number().min(0).max(1).optional(),
+    max_task_drop: z.number().min(0).max(1).nullable().optional(),
+  })
+  .strict();
 
 /** POST /v1/models/:id/benchmark body. */
 export const benchmarkRequest = z.object({

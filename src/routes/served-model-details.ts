@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { ModelNotFound } from '../errors.ts';
 import { countParams } from '../model/types.ts';
+import { DEFAULT_CRITERIA, familyVerdicts } from '../serving/verdict.ts';
 import { assertCanUse } from './auth.ts';
 
 /** The served-model details route (Node only). */
@@ -17,6 +18,7 @@ servedModelDetailsRoute.get('/v1/models/:id', async (c) => {
   if (!served) throw new ModelNotFound(id);
   assertCanUse(c, id, served.info.owner);
   const family = c.var.pool.family(served.info.parent ?? id);
+  const verdicts = familyVerdicts(family.map((v) => ({ method: v.info.method, evaluation: v.info.evaluation })));
   const variants = [];
   for (const v of family) {
     const m = v.info.layers === undefined || v.info.params === undefined ? (await v.loaded()).model : null;
@@ -28,7 +30,8 @@ servedModelDetailsRoute.get('/v1/models/:id', async (c) => {
       bytes: v.info.bytes ?? null,
       status: v.info.pending ? 'pending' : 'ready',
       evaluation: v.info.evaluation ?? null,
+      ...(verdicts[variants.length] ? { verdict: verdicts[variants.length] } : {}),
     });
   }
-  return c.json({ id, object: 'model', created: served.created, owned_by: 'flatgate', name: served.info.parent ?? id, status: 'ready', variants });
+  return c.json({ id, object: 'model', created: served.created, owned_by: 'flatgate', name: served.info.parent ?? id, status: 'ready', criteria: DEFAULT_CRITERIA, variants });
 });

@@ -65,6 +65,7 @@ const ROUTES: [string, string, Scope, unknown?][] = [
   ['DELETE', '/v1/models/stories260K/route', 'admin'],
   ['POST', '/v1/models/stories260K/benchmark', 'admin', { requests: 1, max_tokens: 1 }],
   ['DELETE', '/v1/models/no-such-model', 'upload'],
+  ['PUT', '/v1/models/no-such-model/criteria', 'upload', { max_ppl_ratio: 1.2 }],
   ['POST', '/v1/uploads?name=x', 'upload', 'not an archive'],
   ['POST', '/v1/uploads/multipart', 'upload', { name: 'y', size: 10 }],
   ['POST', '/v1/uploads/multipart/upl_none/complete', 'upload', { parts: [{ part_number: 1, etag: 'e' }] }],

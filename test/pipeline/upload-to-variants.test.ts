@@ -17,7 +17,11 @@ import { startTestGateway, TOKEN, waitForJob, type TestGateway } from './gateway
 interface ModelView {
   id: string;
   name: string;
-  variants: { id: string; method: string; layers: number; params: number; bytes: number; status: string; evaluation: { ppl: number; tasks: Record<string, Score>; agreement: { top1?: number; kl?: number } } }[];
+  variants: {
+    id: string; method: string; layers: number; params: number; bytes: number; status: string;
+    evaluation: { ppl: number; tasks: Record<string, Score>; agreement: { top1?: number; kl?: number }; speed: { tokens_per_s: number } };
+    verdict?: { status: string; reasons: string[] };
+  }[];
 }
 type Score = { acc: number; acc_stderr: number; n: number };
 
@@ -48,7 +52,13 @@ async function checkVariants(name: string): Promise<ModelView> {
     expect(v.evaluation.ppl).toBeGreaterThan(1);
     expect(v.evaluation.agreement.top1).toBeGreaterThan(0);
     expect(v.evaluation.agreement.top1).toBeLessThanOrEqual(1);
+    // every compressed variant is judged against the original, from what the job measured
+    expect(v.evaluation.speed.tokens_per_s).toBeGreaterThan(0);
+    const ratio = v.evaluation.ppl / byMethod.original.evaluation.ppl;
+    expect(v.verdict!.status === 'collapsed').toBe(ratio > 2 || v.evaluation.agreement.top1! < 0.5);
+    expect(v.verdict!.reasons.length).toBeGreaterThan(0);
   }
+  expect(byMethod.original.verdict).toBeUndefined();
   expect(byMethod.original.evaluation.ppl).toBeLessThan(byMethod.flattengpt.evaluation.ppl);
   // the default evaluation includes every zero-shot task, on the default number of items, with its standard error
   const comparison = (await (await fetch(`${gw.url}/v1/models/${name}/comparison`)).json()) as { variants: { id: string; tasks: Record<string, Score> }[] };

@@ -40,3 +40,8 @@ export async function deleteModel(db: Db, id: string): Promise<void> {
 export function listModels(db: Db): Promise<ModelRow[]> {
   return db.select().from(models).orderBy(models.createdAt);
 }
+
+/** Replaces a model's verdict criteria (null: back to the defaults). */
+export async function setModelCriteria(db: Db, id: string, criteria: ModelRow['criteria']): Promise<void> {
+  await db.update(models).set({ criteria }).where(eq(models.id, id));
+}
