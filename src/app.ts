@@ -14,6 +14,7 @@ import { hooksRoute } from './routes/hooks.ts';
 import { jobsRoute } from './routes/jobs.ts';
 import { modelDetailsRoute } from './routes/model-details.ts';
 import { uploadsRoute } from './routes/uploads.ts';
+import { tokenizerRoute } from './routes/tokenizer.ts';
 import type { Platform } from './platform/types.ts';
 import { AbRouter } from './serving/ab-router.ts';
 import type { InferenceDeps } from './serving/inference.ts';
@@ -59,6 +60,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', modelsRoute);
   app.route('/', completionsRoute);
   app.route('/', chatCompletionsRoute);
+  app.route('/', tokenizerRoute);
   app.get('/metrics', (c) => c.text(inference.metrics.prometheus(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
   handleErrorsAsOpenAI(app, log);
   return app;

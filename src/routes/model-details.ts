@@ -8,6 +8,7 @@ import { jobsOfModel } from '../db/queries/jobs.ts';
 import { deleteModel, findModel, findModelByName } from '../db/queries/models.ts';
 import { variantsOfModel } from '../db/queries/variants.ts';
 import { ModelNotFound } from '../errors.ts';
+import { ORIGINAL_ALIAS } from '../serving/inference.ts';
 import { modelPrefix } from '../storage/layout.ts';
 import { assertCanManage, assertCanUse } from './auth.ts';
 import { countParams } from '../model/types.ts';
@@ -16,15 +17,17 @@ import { countParams } from '../model/types.ts';
 export const modelDetailsRoute = new Hono<AppEnv>();
 
 modelDetailsRoute.get('/v1/models/:id', async (c) => {
+  // `id` is echoed back as asked (name, name:variant or name:original), so that it can be sent as `model`
   const id = c.req.param('id');
+  const bare = id.endsWith(ORIGINAL_ALIAS) ? id.slice(0, -ORIGINAL_ALIAS.length) : id;
   const { db } = c.var.platform;
-  const model = (await findModel(db, id)) ?? (await findModelByName(db, id));
+  const model = (await findModel(db, bare)) ?? (await findModelByName(db, bare.split(':')[0]));
   if (model) assertCanUse(c, id, model.owner);
   if (!model) {
-    const served = c.var.pool.list().find((m) => m.id === id);
+    const served = c.var.pool.list().find((m) => m.id === bare);
     if (!served) throw new ModelNotFound(id);
     assertCanUse(c, id, served.info.owner);
-    const family = c.var.pool.family(served.info.parent ?? id);
+    const family = c.var.pool.family(served.info.parent ?? bare);
     const variants = [];
     for (const v of family) {
       const m = v.info.layers === undefined || v.info.params === undefined ? (await v.loaded()).model : null;
@@ -38,13 +41,15 @@ modelDetailsRoute.get('/v1/models/:id', async (c) => {
         evaluation: v.info.evaluation ?? null,
       });
     }
-    return c.json({ id, object: 'model', created: served.created, owned_by: 'flatgate', name: served.info.parent ?? id, status: 'ready', variants });
+    return c.json({ id, object: 'model', created: served.created, owned_by: 'flatgate', name: served.info.parent ?? bare, status: 'ready', variants });
   }
   const variants = await variantsOfModel(db, model.id);
+  if (bare !== model.id && bare !== model.name && !variants.some((v) => v.id === bare)) throw new ModelNotFound(id);
   const jobs = await jobsOfModel(db, model.id);
   const last = jobs.at(-1);
   return c.json({
-    id: model.id,
+    id,
+    model_id: model.id,
     object: 'model',
     created: Math.floor(model.createdAt / 1000),
     owned_by: 'flatgate',
