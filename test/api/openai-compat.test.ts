@@ -145,7 +145,7 @@ describe('vLLM sampling parameters (item 5)', () => {
   it('penalties and logit_bias change greedy decoding exactly as the float64 reference', async () => {
     const prompt = 'Once upon a time, there was a little girl named Lily. She loved to play in the park. One day, she';
     const ids = gw.original.tokenizer.encode(prompt, { bos: true });
-    const cases = [
+    const cases: { rep: number; freq: number; pres: number; bias: Record<number, number> }[] = [
       { rep: 1.3, freq: 0, pres: 0, bias: {} },
       { rep: 1, freq: 0.6, pres: 0.4, bias: {} },
       { rep: 1.5, freq: -0.5, pres: 1.5, bias: { 300: 6 } },
@@ -203,7 +203,7 @@ describe('vLLM sampling parameters (item 5)', () => {
 describe("vLLM's tokenizer endpoints (item 2)", () => {
   it('tokenize, detokenize and tokenizer_info in vLLM shapes, without model when one family is served', async () => {
     const tok = gw.original.tokenizer;
-    const info = await (await fetch(`${gw.url}/tokenizer_info`)).json();
+    const info = (await (await fetch(`${gw.url}/tokenizer_info`)).json()) as { eos_token: string };
     expect(info).toMatchObject({ bos_token: '<s>', eos_token: '</s>', model_max_length: 512, tokenizer_class: expect.any(String) });
     const text = 'Once upon a time, there was a dog.';
     const t = await post('/tokenize', { prompt: text });
