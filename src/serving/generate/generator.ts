@@ -64,7 +64,12 @@ export async function* generate(
     if (signal?.aborted) return 'stop';
     const row = step.logits.subarray(step.logits.length - decoder.vocabSize);
     const id = sampleToken(processing ? processLogits(row, params, seen, params.stopIds) : row, params, rng);
-    if (params.stopIds.includes(id)) return 'stop';
+    if (params.stopIds.includes(id)) {
+      // as vLLM: the stop token is an output token (its logprob reported, counted in usage), with no text
+      const lp = logSoftmax(row);
+      yield { id, text: '', logprob: lp[id], top: params.topLogprobs ? topLogprobs(lp, params.topLogprobs) : undefined };
+      return 'stop';
+    }
     count++;
     seen.push(id);
     const full = decoded.push(id);
