@@ -48,6 +48,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (deps.platform) c.set('platform', deps.platform);
     await next();
   });
+  app.use('*', async (c, next) => {
+    await next();
+    if (c.res.status >= 400) inference.metrics.recordError(c.res.status);
+  });
   app.use('*', authenticate(deps.auth ?? { mode: 'open' }));
   app.use('*', jsonBodyLimit(() => deps.maxRequestBytes));
   app.get('/health', (c) => c.json({ status: 'ok' }));
@@ -61,7 +65,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', completionsRoute);
   app.route('/', chatCompletionsRoute);
   app.route('/', tokenizerRoute);
-  app.get('/metrics', (c) => c.text(inference.metrics.prometheus(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
+  app.get('/metrics', (c) => {
+    const loads = deps.pool.list().map((m) => ({ model: m.info.parent ?? m.id, variant: m.id, ...m.scheduler.load }));
+    return c.text(inference.metrics.prometheus({ loads }), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  });
   handleErrorsAsOpenAI(app, log);
   return app;
 }
