@@ -15,6 +15,7 @@ import { jobsRoute } from './routes/jobs.ts';
 import { modelDetailsRoute } from './routes/model-details.ts';
 import { uploadsRoute } from './routes/uploads.ts';
 import { tokenizerRoute } from './routes/tokenizer.ts';
+import { openApiRoute } from './routes/openapi.ts';
 import type { Platform } from './platform/types.ts';
 import { AbRouter } from './serving/ab-router.ts';
 import type { InferenceDeps } from './serving/inference.ts';
@@ -65,6 +66,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', completionsRoute);
   app.route('/', chatCompletionsRoute);
   app.route('/', tokenizerRoute);
+  app.route('/', openApiRoute());
   app.get('/metrics', (c) => {
     const loads = deps.pool.list().map((m) => ({ model: m.info.parent ?? m.id, variant: m.id, ...m.scheduler.load }));
     return c.text(inference.metrics.prometheus({ loads }), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
