@@ -3,6 +3,10 @@
  * `app.routes`, Node with all its routes and the Worker), nothing that does not exist, and is served at
  * /openapi.json with a self-contained /docs page.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { createCloudflareApp } from '../../src/cloudflare-app.ts';
@@ -64,5 +68,26 @@ describe('OpenAPI document', () => {
     expect(html).not.toMatch(/<(script|link)[^>]+(src|href)=/i);
     expect(html).not.toMatch(/https?:\/\//);
     expect(html).not.toContain('innerHTML');
+  });
+
+  it('/docs renders every operation in headless Chromium, fetching nothing but the gateway', async () => {
+    const profile = await mkdtemp(join(tmpdir(), 'flatgate-docs-'));
+    const args = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+    const browser = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args });
+    try {
+      const page = await browser.newPage();
+      const requests: string[] = [];
+      const errors: string[] = [];
+      page.on('request', (r) => requests.push(r.url()));
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`${gw.url}/docs`);
+      await page.waitForFunction((n) => document.querySelectorAll('details').length === n, API_ROUTES.length, { timeout: 10_000 });
+      expect(await page.locator('summary', { hasText: '/v1/completions' }).count()).toBe(1);
+      expect(errors).toEqual([]);
+      expect(requests.every((u) => u.startsWith(gw.url))).toBe(true);
+    } finally {
+      await browser.close();
+      await rm(profile, { recursive: true, force: true });
+    }
   });
 });
