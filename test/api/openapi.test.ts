@@ -81,7 +81,8 @@ describe('OpenAPI document', () => {
       page.on('request', (r) => requests.push(r.url()));
       page.on('pageerror', (e) => errors.push(String(e)));
       await page.goto(`${gw.url}/docs`);
-      await page.waitForFunction((n) => document.querySelectorAll('details').length === n, API_ROUTES.length, { timeout: 10_000 });
+      await page.locator('details').nth(API_ROUTES.length - 1).waitFor({ timeout: 10_000 });
+      expect(await page.locator('details').count()).toBe(API_ROUTES.length);
       expect(await page.locator('summary', { hasText: '/v1/completions' }).count()).toBe(1);
       expect(errors).toEqual([]);
       expect(requests.every((u) => u.startsWith(gw.url))).toBe(true);
