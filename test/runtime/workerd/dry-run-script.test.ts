@@ -15,7 +15,7 @@ describe('infra/wrangler-dry-run.mjs', () => {
     const out = await mkdtemp(join(tmpdir(), 'flatgate-dry-run-test-'));
     try {
       const image = 'registry.cloudflare.com/flatgate/flatgate-gateway:test';
-      const env = { ...process.env, CI: '1', NO_COLOR: '1', FORCE_COLOR: '0', PATH: process.env.PATH };
+      const env: NodeJS.ProcessEnv = { ...process.env, CI: '1', NO_COLOR: '1', FORCE_COLOR: '0' };
       delete env.CLOUDFLARE_API_TOKEN;
       delete env.CLOUDFLARE_ACCOUNT_ID;
       const r = spawnSync(process.execPath, [join(ROOT, 'infra/wrangler-dry-run.mjs'), '--image', image, '--outdir', out], { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 });
