@@ -12,8 +12,7 @@ import type { AppEnv } from '../app-env.ts';
 import { scopeOf } from './auth.ts';
 import { DOCS_PAGE } from './openapi-page.ts';
 import * as res from './openapi-schemas.ts';
-import { benchmarkRequest, chatRequest, completionRequest, routeRequest } from './schemas.ts';
-import { detokenizeRequest, tokenizeRequest } from './tokenizer.ts';
+import { benchmarkRequest, chatRequest, completionRequest, detokenizeRequest, routeRequest, tokenizeRequest } from './schemas.ts';
 
 /** One documented route. `path` is written as Hono writes it (`/v1/models/:id`). */
 export interface ApiRoute {

@@ -94,3 +94,24 @@ export const benchmarkRequest = z.object({
   max_tokens: z.number().int().min(1).max(512).nullish(),
   prompts: z.array(z.string()).min(1).max(16).nullish(),
 });
+
+/* vLLM's tokenizer endpoints (POST /tokenize, POST /detokenize). */
+const MAX_TOKENIZE_TEXT = 4_000_000;
+const optionalModel = z.string().min(1).max(256).nullish();
+const message = z.object({ role: z.string().max(64), content: z.union([z.string(), z.array(z.object({ type: z.literal('text'), text: z.string() }))]).nullish() });
+
+/** vLLM's TokenizeCompletionRequest. */
+export const tokenizeCompletionRequest = z.object({ model: optionalModel, prompt: z.string().max(MAX_TOKENIZE_TEXT), add_special_tokens: z.boolean().nullish(), return_token_strs: z.boolean().nullish() });
+/** vLLM's TokenizeChatRequest. */
+export const tokenizeChatRequest = z.object({
+  model: optionalModel,
+  messages: z.array(message).min(1).max(1024),
+  add_generation_prompt: z.boolean().nullish(),
+  add_special_tokens: z.boolean().nullish(),
+  return_token_strs: z.boolean().nullish(),
+});
+/** POST /tokenize: either form. */
+export const tokenizeRequest = z.union([tokenizeCompletionRequest, tokenizeChatRequest]);
+/** vLLM's DetokenizeRequest. */
+export const detokenizeRequest = z.object({ model: optionalModel, tokens: z.array(z.number().int().min(0)).max(1_000_000) });
+

@@ -5,7 +5,6 @@
  * works when the key sees one model family (variants share their original's tokenizer).
  */
 import { Hono, type Context } from 'hono';
-import { z } from 'zod';
 import { canUse } from '../access/keys.ts';
 import type { AppEnv } from '../app-env.ts';
 import { InvalidRequest } from '../errors.ts';
@@ -14,26 +13,8 @@ import { renderChat } from '../serving/chat-template.ts';
 import { resolveTarget } from '../serving/inference.ts';
 import { assertCanUse } from './auth.ts';
 import { tokenTexts } from '../serving/completion.ts';
+import { detokenizeRequest, tokenizeRequest } from './schemas.ts';
 import { parseJson } from './validate.ts';
-
-const MAX_TEXT = 4_000_000;
-const model = z.string().min(1).max(256).nullish();
-const message = z.object({ role: z.string().max(64), content: z.union([z.string(), z.array(z.object({ type: z.literal('text'), text: z.string() }))]).nullish() });
-
-/** vLLM's TokenizeCompletionRequest. */
-export const tokenizeCompletionRequest = z.object({ model, prompt: z.string().max(MAX_TEXT), add_special_tokens: z.boolean().nullish(), return_token_strs: z.boolean().nullish() });
-/** vLLM's TokenizeChatRequest. */
-export const tokenizeChatRequest = z.object({
-  model,
-  messages: z.array(message).min(1).max(1024),
-  add_generation_prompt: z.boolean().nullish(),
-  add_special_tokens: z.boolean().nullish(),
-  return_token_strs: z.boolean().nullish(),
-});
-/** POST /tokenize: either form. */
-export const tokenizeRequest = z.union([tokenizeCompletionRequest, tokenizeChatRequest]);
-/** vLLM's DetokenizeRequest. */
-export const detokenizeRequest = z.object({ model, tokens: z.array(z.number().int().min(0)).max(1_000_000) });
 
 /** The model a tokenizer request means: `model` if given, else the caller's only model family. */
 async function modelOf(c: Context<AppEnv>, name: string | null | undefined): Promise<{ id: string; loaded: LoadedModel }> {
