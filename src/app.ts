@@ -15,6 +15,8 @@ import { jobsRoute } from './routes/jobs.ts';
 import { modelDetailsRoute } from './routes/model-details.ts';
 import { servedModelDetailsRoute } from './routes/served-model-details.ts';
 import { uploadsRoute } from './routes/uploads.ts';
+import { tokenizerRoute } from './routes/tokenizer.ts';
+import { openApiRoute } from './routes/openapi.ts';
 import type { Platform } from './platform/types.ts';
 import { AbRouter } from './serving/ab-router.ts';
 import type { InferenceDeps } from './serving/inference.ts';
@@ -53,6 +55,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (deps.platform) c.set('platform', deps.platform);
     await next();
   });
+  app.use('*', async (c, next) => {
+    await next();
+    if (c.res.status >= 400) inference.metrics.recordError(c.res.status);
+  });
   app.use('*', authenticate(deps.auth ?? { mode: 'open' }));
   app.use('*', jsonBodyLimit(() => deps.maxRequestBytes));
   app.get('/health', (c) => c.json({ status: 'ok' }));
@@ -76,7 +82,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', modelsRoute);
   app.route('/', completionsRoute);
   app.route('/', chatCompletionsRoute);
-  app.get('/metrics', (c) => c.text(inference.metrics.prometheus(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
+  app.route('/', tokenizerRoute);
+  app.route('/', openApiRoute());
+  app.get('/metrics', (c) => {
+    const loads = deps.pool.list().map((m) => ({ model: m.info.parent ?? m.id, variant: m.id, ...m.scheduler.load }));
+    return c.text(inference.metrics.prometheus({ loads }), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  });
   handleErrorsAsOpenAI(app, log);
   return app;
 }

@@ -3,6 +3,7 @@
  * upload, catalog and inference-forwarding routers, the same access control and the same error shape
  * as the Node app. Imports nothing Node-only (no model pool, no onnxruntime, no filesystem).
  */
+import { openApiRoute } from './routes/openapi.ts';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { SharedAppEnv } from './app-env.ts';
 import { cloudflarePlatform, type CloudflareAppEnv, type CloudflarePlatform } from './platform/cloudflare.ts';
@@ -49,6 +50,7 @@ export function createCloudflareApp(log: (msg: string, err?: unknown) => void = 
   app.route('/', modelDetailsRoute);
   app.route('/', hooksRoute);
   app.route('/', jobsRoute);
+  app.route('/', openApiRoute());
   handleErrorsAsOpenAI(app, log);
   return app;
 }

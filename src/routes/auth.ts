@@ -27,6 +27,8 @@ const ROUTE_SCOPES: [string, RegExp, Scope][] = [
   ['POST', /^\/v1\/uploads(\/multipart(\/[^/]+\/complete)?)?$/, 'upload'],
   ['GET', /^\/v1\/jobs\/[^/]+$/, 'upload'],
   ['GET', /^\/metrics$/, 'admin'],
+  ['GET', /^\/tokenizer_info$/, 'inference'],
+  ['POST', /^\/(tokenize|detokenize)$/, 'inference'],
 ];
 
 /** Worker endpoints and the bucket hook check the worker token themselves. */

@@ -7,7 +7,9 @@ import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../app-env.ts';
 import { renderChat } from '../serving/chat-template.ts';
 import { runCompletion } from '../serving/inference.ts';
-import { chatLogprobs, choiceParams, runChoices, toParams, usageOf, targetOf } from './run-choices.ts';
+import { checkPrompts } from './prompts.ts';
+import { chatLogprobs, choiceParams, refuseUnsupported, runChoices, toParams, usageOf, targetOf } from './run-choices.ts';
+import { LogprobStream } from './stream-logprobs.ts';
 import { chatRequest, type ChatRequest } from './schemas.ts';
 import { parseJson } from './validate.ts';
 
@@ -22,12 +24,14 @@ function messagesOf(req: ChatRequest) {
 export const chatCompletionsRoute = new Hono<AppEnv>().post('/v1/chat/completions', async (c) => {
   const arrival = performance.now();
   const req = await parseJson(c, chatRequest);
+  refuseUnsupported(req);
   const target = await targetOf(c, req.model, req.user);
   const loaded = await target.served.loaded();
   const prompt = renderChat(messagesOf(req), loaded.tokenizer.tokenizerConfig?.());
   const maxTokens = req.max_completion_tokens ?? req.max_tokens;
   const defaultMax = loaded.model.config.maxPositions - loaded.tokenizer.encode(prompt, { bos: true }).length;
   const params = toParams({ ...req, max_tokens: maxTokens }, prompt, Math.max(0, Math.min(defaultMax, 256)), req.logprobs ? (req.top_logprobs ?? 0) : 0);
+  const [promptIds] = checkPrompts(loaded, [prompt], params.maxTokens, params.logitBias);
   const n = req.n ?? 1;
   const base = { id: `chatcmpl-${crypto.randomUUID()}`, created: Math.floor(Date.now() / 1000), model: target.served.id };
   c.header('x-flatgate-variant', target.served.id);
@@ -40,6 +44,7 @@ export const chatCompletionsRoute = new Hono<AppEnv>().post('/v1/chat/completion
       const ends = [];
       for (let index = 0; index < n; index++) {
         await chunk([{ index, delta: { role: 'assistant', content: '' }, finish_reason: null, logprobs: null }]);
+        const lp = req.logprobs ? new LogprobStream(loaded.tokenizer, promptIds) : null;
         const it = runCompletion(c.var.inference, target, choiceParams(params, index), arrival, abort.signal);
         for (;;) {
           const r = await it.next();
@@ -48,7 +53,8 @@ export const chatCompletionsRoute = new Hono<AppEnv>().post('/v1/chat/completion
             await chunk([{ index, delta: {}, finish_reason: r.value.finishReason, logprobs: null }]);
             break;
           }
-          if (r.value.text) await chunk([{ index, delta: { content: r.value.text }, finish_reason: null, logprobs: null }]);
+          if (lp) await chunk([{ index, delta: { content: r.value.text }, finish_reason: null, logprobs: lp.chat(r.value) }]);
+          else if (r.value.text) await chunk([{ index, delta: { content: r.value.text }, finish_reason: null, logprobs: null }]);
         }
       }
       if (req.stream_options?.include_usage) await chunk([], { usage: usageOf(ends) });

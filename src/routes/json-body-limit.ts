@@ -15,6 +15,8 @@ export const JSON_PATHS = [
   '/v1/hooks/*',
   '/v1/uploads/multipart',
   '/v1/uploads/multipart/*',
+  '/tokenize',
+  '/detokenize',
 ];
 
 const isJsonPath = (path: string) => JSON_PATHS.some((p) => (p.endsWith('/*') ? path.startsWith(p.slice(0, -1)) : path === p));

@@ -31,7 +31,9 @@ modelCatalogRoute.get('/v1/models', async (c) => {
 modelCatalogRoute.get('/v1/models/:id', async (c, next) => {
   const { db } = c.var.cloudflare;
   const id = c.req.param('id');
-  if (!(await findModel(db, id)) && !(await findModelByName(db, id))) throw new ModelNotFound(id);
+  // a variant (`name:method-r`) or the `name:original` alias is known when its model is
+  const name = id.split(':')[0];
+  if (!(await findModel(db, id)) && !(await findModelByName(db, name))) throw new ModelNotFound(id);
   await next();
 });
 

@@ -11,6 +11,7 @@ import { findModel, findModelByName, setModelCriteria } from '../db/queries/mode
 import { variantsOfModel } from '../db/queries/variants.ts';
 import { ModelNotFound } from '../errors.ts';
 import { deleteModelEverywhere } from '../jobs/delete-model.ts';
+import { ORIGINAL_ALIAS } from '../serving/inference.ts';
 import { familyVerdicts, resolveCriteria } from '../serving/verdict.ts';
 import { assertCanManage, assertCanUse } from './auth.ts';
 import { criteriaRequest } from './schemas.ts';
@@ -20,19 +21,23 @@ import { parseJson } from './validate.ts';
 export const modelDetailsRoute = new Hono<SharedAppEnv>();
 
 modelDetailsRoute.get('/v1/models/:id', async (c, next) => {
+  // `id` is echoed back as asked (name, name:variant or name:original), so that it can be sent as `model`
   const id = c.req.param('id');
+  const bare = id.endsWith(ORIGINAL_ALIAS) ? id.slice(0, -ORIGINAL_ALIAS.length) : id;
   const { db } = c.var.platform;
-  const model = (await findModel(db, id)) ?? (await findModelByName(db, id));
+  const model = (await findModel(db, bare)) ?? (await findModelByName(db, bare.split(':')[0]));
   // not uploaded (a served demo model): the Node app's served-model route answers, the Worker's 404
   if (!model) return next();
   assertCanUse(c, id, model.owner);
   const variants = await variantsOfModel(db, model.id);
+  if (bare !== model.id && bare !== model.name && !variants.some((v) => v.id === bare)) throw new ModelNotFound(id);
   const criteria = resolveCriteria(model.criteria);
   const verdicts = familyVerdicts(variants, criteria);
   const jobs = await jobsOfModel(db, model.id);
   const last = jobs.at(-1);
   return c.json({
-    id: model.id,
+    id,
+    model_id: model.id,
     object: 'model',
     created: Math.floor(model.createdAt / 1000),
     owned_by: 'flatgate',

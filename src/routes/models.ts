@@ -8,6 +8,7 @@ import type { AppEnv } from '../app-env.ts';
 import { InvalidRequest } from '../errors.ts';
 import { DEFAULT_BENCH_PROMPTS, runBenchmark } from '../serving/benchmark.ts';
 import { compareVariants } from '../serving/comparison.ts';
+import { ORIGINAL_ALIAS } from '../serving/inference.ts';
 import type { ServedModel } from '../serving/model-pool.ts';
 import { autoPromote, deleteRoute, describeRoute, setManualRoute } from '../jobs/route-service.ts';
 import { renderComparisonPage } from './comparison-page.ts';
@@ -31,6 +32,14 @@ function windowOf(raw: string | undefined): number {
 /** The models router. */
 export const modelsRoute = new Hono<AppEnv>()
   .get('/v1/models', (c) => c.json({ object: 'list', data: c.var.pool.list().filter((m) => canUse(c.var.principal, m.info.owner)).map(card) }))
+  .get('/v1/models/:id', (c) => {
+    // without a database (the details route answers first where there is one): the served model's card,
+    // its id as asked, so `name:original` works as `model` too
+    const id = c.req.param('id');
+    const served = c.var.pool.get(id.endsWith(ORIGINAL_ALIAS) ? id.slice(0, -ORIGINAL_ALIAS.length) : id);
+    assertCanUse(c, id, served.info.owner);
+    return c.json({ ...card(served), id });
+  })
   .put('/v1/models/:id/route', async (c) => {
     const id = c.req.param('id');
     const root = c.var.pool.get(id);

@@ -24,15 +24,28 @@ export interface SamplingFields {
   n?: number | null;
   stop?: string | string[] | null;
   seed?: number | null;
+  presence_penalty?: number | null;
+  frequency_penalty?: number | null;
+  repetition_penalty?: number | null;
+  logit_bias?: Record<string, number> | null;
+  min_tokens?: number | null;
+  ignore_eos?: boolean | null;
 }
 
-/** Completion parameters from request fields. */
-export function toParams(req: SamplingFields, prompt: string | readonly number[], defaultMaxTokens: number, topLogprobs = 0): CompletionParams {
+/** Completion parameters from request fields; `prompts` is how many prompts share them (bounds the total work). */
+export function toParams(req: SamplingFields, prompt: string | readonly number[], defaultMaxTokens: number, topLogprobs = 0, prompts = 1): CompletionParams {
   const maxTokens = req.max_tokens ?? defaultMaxTokens;
-  if ((req.n ?? 1) * maxTokens > MAX_TOTAL_TOKENS) {
-    throw new InvalidRequest(`n * max_tokens may not exceed ${MAX_TOTAL_TOKENS}`, 'n');
+  if (prompts * (req.n ?? 1) * maxTokens > MAX_TOTAL_TOKENS) {
+    throw new InvalidRequest(`prompts * n * max_tokens may not exceed ${MAX_TOTAL_TOKENS}`, 'n');
   }
+  if ((req.min_tokens ?? 0) > maxTokens) throw new InvalidRequest(`min_tokens (${req.min_tokens}) may not exceed max_tokens (${maxTokens})`, 'min_tokens');
   return {
+    presencePenalty: req.presence_penalty ?? 0,
+    frequencyPenalty: req.frequency_penalty ?? 0,
+    repetitionPenalty: req.repetition_penalty ?? 1,
+    logitBias: req.logit_bias ? new Map(Object.entries(req.logit_bias).map(([id, b]) => [Number(id), b])) : undefined,
+    minTokens: req.min_tokens ?? 0,
+    ignoreEos: req.ignore_eos ?? false,
     prompt,
     maxTokens,
     temperature: req.temperature ?? 1,
@@ -42,6 +55,17 @@ export function toParams(req: SamplingFields, prompt: string | readonly number[]
     stop: req.stop == null ? [] : typeof req.stop === 'string' ? [req.stop] : req.stop,
     topLogprobs,
   };
+}
+
+/**
+ * Refuses, by name, parameters that would change the answer but are not implemented (vLLM refuses
+ * `suffix` too); `best_of` equal to 1 or to n changes nothing and passes.
+ */
+export function refuseUnsupported(req: { best_of?: number | null; n?: number | null; suffix?: string | null; response_format?: { type: string } | null; tools?: unknown[] | null }): void {
+  if (req.best_of != null && req.best_of !== 1 && req.best_of !== (req.n ?? 1)) throw new InvalidRequest('best_of other than 1 or n is not supported', 'best_of');
+  if (req.suffix != null && req.suffix !== '') throw new InvalidRequest('suffix is not supported', 'suffix');
+  if (req.response_format != null && req.response_format.type !== 'text') throw new InvalidRequest(`response_format ${req.response_format.type} is not supported (only text)`, 'response_format');
+  if (req.tools != null && req.tools.length > 0) throw new InvalidRequest('tools are not supported', 'tools');
 }
 
 /** The user key for sticky A/B assignment: the `user` field, else the `x-flatgate-user` header. */

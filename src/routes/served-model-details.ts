@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { ModelNotFound } from '../errors.ts';
 import { countParams } from '../model/types.ts';
+import { ORIGINAL_ALIAS } from '../serving/inference.ts';
 import { DEFAULT_CRITERIA, familyVerdicts } from '../serving/verdict.ts';
 import { assertCanUse } from './auth.ts';
 
@@ -13,11 +14,13 @@ import { assertCanUse } from './auth.ts';
 export const servedModelDetailsRoute = new Hono<AppEnv>();
 
 servedModelDetailsRoute.get('/v1/models/:id', async (c) => {
+  // `id` is echoed back as asked (name, name:variant or name:original), so that it can be sent as `model`
   const id = c.req.param('id');
-  const served = c.var.pool.list().find((m) => m.id === id);
+  const bare = id.endsWith(ORIGINAL_ALIAS) ? id.slice(0, -ORIGINAL_ALIAS.length) : id;
+  const served = c.var.pool.list().find((m) => m.id === bare);
   if (!served) throw new ModelNotFound(id);
   assertCanUse(c, id, served.info.owner);
-  const family = c.var.pool.family(served.info.parent ?? id);
+  const family = c.var.pool.family(served.info.parent ?? bare);
   const verdicts = familyVerdicts(family.map((v) => ({ method: v.info.method, evaluation: v.info.evaluation })));
   const variants = [];
   for (const v of family) {
@@ -33,5 +36,5 @@ servedModelDetailsRoute.get('/v1/models/:id', async (c) => {
       ...(verdicts[variants.length] ? { verdict: verdicts[variants.length] } : {}),
     });
   }
-  return c.json({ id, object: 'model', created: served.created, owned_by: 'flatgate', name: served.info.parent ?? id, status: 'ready', criteria: DEFAULT_CRITERIA, variants });
+  return c.json({ id, object: 'model', created: served.created, owned_by: 'flatgate', name: served.info.parent ?? bare, status: 'ready', criteria: DEFAULT_CRITERIA, variants });
 });

@@ -1,6 +1,6 @@
 /**
- * @module The Worker's inference routes: completions, chat completions and the serving-side model
- * routes (A/B routes, comparison, benchmark) are forwarded to the serving containers, keyed by model so
+ * @module The Worker's inference routes: completions, chat completions, the tokenizer endpoints and the
+ * serving-side model routes (A/B routes, comparison, benchmark) are forwarded to the serving containers, keyed by model so
  * one model's traffic reaches one container. Models uploaded by another owner answer 404 here, before
  * anything is forwarded; the caller's key is not passed on.
  */
@@ -81,4 +81,12 @@ export const servingProxyRoute = new Hono<CloudflareAppEnv>()
   .delete('/v1/models/:id/route', withPathModel)
   .get('/v1/models/:id/comparison', withPathModel)
   .get('/models/:id/comparison', withPathModel)
-  .post('/v1/models/:id/benchmark', withPathModel);
+  .post('/v1/models/:id/benchmark', withPathModel)
+  // vLLM's tokenizer endpoints: here `model` is required (the Worker cannot tell which family is meant)
+  .post('/tokenize', withBodyModel)
+  .post('/detokenize', withBodyModel)
+  .get('/tokenizer_info', (c) => {
+    const model = c.req.query('model');
+    if (!model) throw new InvalidRequest('model is required (?model=)', 'model');
+    return forward(c, model, null);
+  });

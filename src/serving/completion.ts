@@ -5,11 +5,12 @@
 import { InvalidRequest } from '../errors.ts';
 import type { LoadedModel, Tokenizer } from '../model/types.ts';
 import { generate, type FinishReason } from './generate/generator.ts';
+import type { LogitsProcessing } from './generate/logits-processors.ts';
 import type { ServedModel } from './model-pool.ts';
 import { scoreTokens } from './score.ts';
 
 /** A completion request, already validated for types and ranges. */
-export interface CompletionParams {
+export interface CompletionParams extends LogitsProcessing {
   /** Text (encoded with BOS) or token ids (used as they are). */
   prompt: string | readonly number[];
   maxTokens: number;
@@ -20,6 +21,8 @@ export interface CompletionParams {
   stop: string[];
   /** Alternatives to report per generated token (0 = none). */
   topLogprobs?: number;
+  /** vLLM's `ignore_eos`: EOS does not end the generation. */
+  ignoreEos?: boolean;
 }
 
 /** One streamed piece of a completion. */
@@ -82,7 +85,12 @@ export async function* completeStream(
     seed: params.seed,
     stop: params.stop,
     topLogprobs: params.topLogprobs,
-    stopIds: [model.config.eosTokenId, model.config.bosTokenId],
+    repetitionPenalty: params.repetitionPenalty,
+    frequencyPenalty: params.frequencyPenalty,
+    presencePenalty: params.presencePenalty,
+    logitBias: params.logitBias,
+    minTokens: params.minTokens,
+    stopIds: params.ignoreEos ? [] : [model.config.eosTokenId, model.config.bosTokenId],
   }, signal);
   const out: number[] = [];
   for (;;) {

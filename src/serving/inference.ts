@@ -109,6 +109,7 @@ export async function* runCompletion(
       e2e: (now - arrival) / 1000,
       promptTokens: end?.promptTokens ?? 0,
       completionTokens: end?.completionTokens ?? 0,
+      finishReason: end && !signal?.aborted ? end.finishReason : 'abort',
     });
   }
   maybeShadow(deps, target, end);

@@ -5,6 +5,8 @@
  * under our own prefix.
  */
 
+import { renderPrometheus, Series, type VariantLoad } from './prometheus.ts';
+
 /** One finished request. Times in seconds. */
 export interface RequestSample {
   /** The original model's id (the family). */
@@ -21,48 +23,8 @@ export interface RequestSample {
   e2e: number;
   promptTokens: number;
   completionTokens: number;
-}
-
-const PREFIX = 'flatgate:';
-
-/** vLLM's buckets for each histogram (seconds). */
-const BUCKETS = {
-  request_queue_time_seconds: [0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680],
-  time_to_first_token_seconds: [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 640, 2560],
-  inter_token_latency_seconds: [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80],
-  e2e_request_latency_seconds: [0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680],
-} as const;
-type HistogramName = keyof typeof BUCKETS;
-
-const HELP: Record<HistogramName | 'prompt_tokens_total' | 'generation_tokens_total' | 'request_success_total', string> = {
-  request_queue_time_seconds: 'Time spent waiting in the variant queue before running.',
-  time_to_first_token_seconds: 'Time from request arrival to the first generated token.',
-  inter_token_latency_seconds: 'Time between consecutive generated tokens.',
-  e2e_request_latency_seconds: 'Time from request arrival to the end of the response.',
-  prompt_tokens_total: 'Prompt tokens processed.',
-  generation_tokens_total: 'Tokens generated.',
-  request_success_total: 'Requests finished.',
-};
-
-class Histogram {
-  readonly counts: number[];
-  sum = 0;
-  count = 0;
-  constructor(readonly bounds: readonly number[]) {
-    this.counts = new Array(bounds.length).fill(0);
-  }
-  observe(v: number): void {
-    this.sum += v;
-    this.count++;
-    for (let i = 0; i < this.bounds.length; i++) if (v <= this.bounds[i]) this.counts[i]++;
-  }
-}
-
-interface Series {
-  histograms: Record<HistogramName, Histogram>;
-  promptTokens: number;
-  generationTokens: number;
-  requests: number;
+  /** stop, length or abort (vLLM's finished_reason). */
+  finishReason?: string;
 }
 
 /** Quantile of a sorted sample (linear interpolation), or null for an empty one. */
@@ -87,6 +49,7 @@ export function percentiles(values: readonly number[]): { p50: number | null; p9
 export class MetricsStore {
   private readonly samples = new Map<string, RequestSample[]>();
   private readonly series = new Map<string, Series>();
+  private readonly errors = new Map<number, number>();
   /** Agreement of shadow runs: key `primary\u0000shadow`. */
   private readonly agreements = new Map<string, { at: number; top1: number; tokens: number }[]>();
 
@@ -108,17 +71,15 @@ export class MetricsStore {
     const key = `${s.model}\u0000${s.variant}`;
     let series = this.series.get(key);
     if (!series) {
-      const histograms = Object.fromEntries(Object.entries(BUCKETS).map(([k, b]) => [k, new Histogram(b)])) as Record<HistogramName, Histogram>;
-      series = { histograms, promptTokens: 0, generationTokens: 0, requests: 0 };
+      series = new Series(s.model, s.variant);
       this.series.set(key, series);
     }
-    series.histograms.request_queue_time_seconds.observe(s.queue);
-    if (s.ttft !== null) series.histograms.time_to_first_token_seconds.observe(s.ttft);
-    for (const gap of s.itl) series.histograms.inter_token_latency_seconds.observe(gap);
-    series.histograms.e2e_request_latency_seconds.observe(s.e2e);
-    series.promptTokens += s.promptTokens;
-    series.generationTokens += s.completionTokens;
-    series.requests++;
+    series.observe(s);
+  }
+
+  /** Counts a response with an error status (4xx, 5xx). */
+  recordError(status: number): void {
+    this.errors.set(status, (this.errors.get(status) ?? 0) + 1);
   }
 
   /** Samples of `variant` that ended at or after `since` (Unix ms). */
@@ -142,36 +103,12 @@ export class MetricsStore {
     return { top1: rows.reduce((s, r) => s + r.top1 * r.tokens, 0) / tokens, requests: rows.length, tokens };
   }
 
-  /** Prometheus text exposition (format 0.0.4). */
-  prometheus(): string {
-    const lines: string[] = [];
-    const label = (model: string, variant: string) => `model="${esc(model)}",variant="${esc(variant)}"`;
-    for (const name of Object.keys(BUCKETS) as HistogramName[]) {
-      lines.push(`# HELP ${PREFIX}${name} ${HELP[name]}`, `# TYPE ${PREFIX}${name} histogram`);
-      for (const [key, s] of this.series) {
-        const [model, variant] = key.split('\u0000');
-        const h = s.histograms[name];
-        const l = label(model, variant);
-        h.bounds.forEach((b, i) => lines.push(`${PREFIX}${name}_bucket{${l},le="${b}"} ${h.counts[i]}`));
-        lines.push(`${PREFIX}${name}_bucket{${l},le="+Inf"} ${h.count}`, `${PREFIX}${name}_sum{${l}} ${h.sum}`, `${PREFIX}${name}_count{${l}} ${h.count}`);
-      }
-    }
-    const counters: [string, (s: Series) => number][] = [
-      ['prompt_tokens_total', (s) => s.promptTokens],
-      ['generation_tokens_total', (s) => s.generationTokens],
-      ['request_success_total', (s) => s.requests],
-    ];
-    for (const [name, get] of counters) {
-      lines.push(`# HELP ${PREFIX}${name} ${HELP[name as keyof typeof HELP]}`, `# TYPE ${PREFIX}${name} counter`);
-      for (const [key, s] of this.series) {
-        const [model, variant] = key.split('\u0000');
-        lines.push(`${PREFIX}${name}{${label(model, variant)}} ${get(s)}`);
-      }
-    }
-    return lines.join('\n') + '\n';
+  /**
+   * Prometheus text exposition (format 0.0.4) of vLLM's families.
+   * @param opts.loads running/waiting requests per variant now (the gauges)
+   * @param opts.include keeps only the models it accepts
+   */
+  prometheus(opts: { loads?: Iterable<VariantLoad>; include?: (model: string) => boolean } = {}): string {
+    return renderPrometheus({ series: this.series.values(), loads: opts.loads, errors: this.errors, include: opts.include });
   }
-}
-
-function esc(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }

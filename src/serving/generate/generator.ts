@@ -4,17 +4,18 @@
  */
 import type { DecoderSession } from '../session/backend.ts';
 import { createRng, logSoftmax, sampleToken, topLogprobs, type SamplingParams } from './sampling.ts';
+import { processesLogits, processLogits, TokenHistory, type LogitsProcessing } from './logits-processors.ts';
 import { IncrementalText, type TextDecoder } from './incremental-text.ts';
 import { scanStops } from './stop-strings.ts';
 
 /** Parameters of one generation. */
-export interface GenerateParams extends SamplingParams {
+export interface GenerateParams extends SamplingParams, LogitsProcessing {
   maxTokens: number;
   /** PRNG seed; a random one when absent. */
   seed?: number;
   /** Text that ends the generation (not included in the output). */
   stop?: readonly string[];
-  /** Token ids that end the generation (EOS). */
+  /** Token ids that end the generation (EOS; empty with vLLM's `ignore_eos`). Also stop strings wait for `minTokens`. */
   stopIds: readonly number[];
   /** Report this many most likely alternatives per token (0 = none). */
   topLogprobs?: number;
@@ -56,18 +57,26 @@ export async function* generate(
   const budget = Math.min(params.maxTokens, decoder.maxPositions - promptIds.length);
   if (budget <= 0) return 'length';
 
+  const processing = processesLogits(params);
+  const seen = new TokenHistory(promptIds);
   let step = await decoder.step(promptIds, 1, null, 1, promptIds.length + budget);
   for (;;) {
     if (signal?.aborted) return 'stop';
     const row = step.logits.subarray(step.logits.length - decoder.vocabSize);
-    const id = sampleToken(row, params, rng);
-    if (params.stopIds.includes(id)) return 'stop';
+    const id = sampleToken(processing ? processLogits(row, params, seen, params.stopIds) : row, params, rng);
+    if (params.stopIds.includes(id)) {
+      // as vLLM: the stop token is an output token (its logprob reported, counted in usage), with no text
+      const lp = logSoftmax(row);
+      yield { id, text: '', logprob: lp[id], top: params.topLogprobs ? topLogprobs(lp, params.topLogprobs) : undefined };
+      return 'stop';
+    }
     count++;
+    seen.push(id);
     const full = decoded.push(id);
     // a trailing U+FFFD means an incomplete UTF-8 sequence: wait for its other bytes
     const visible = full.endsWith('\uFFFD') ? full.slice(0, -1) : full;
     const last = count >= budget;
-    const scan = scanStops(visible, emitted, stops);
+    const scan = count >= (params.minTokens ?? 0) ? scanStops(visible, emitted, stops) : { end: visible.length, stopped: false };
     const end = last && !scan.stopped ? full.length : scan.end;
     const lp = logSoftmax(row);
     const top = params.topLogprobs ? topLogprobs(lp, params.topLogprobs) : undefined;

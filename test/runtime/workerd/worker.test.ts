@@ -140,7 +140,8 @@ describe('the Worker under wrangler dev', () => {
       const r = await json('/v1/models/seeded-llama', { headers: admin });
       return r.status === 200 ? r.body! : null;
     });
-    expect(model).toMatchObject({ name: 'seeded-llama', bytes: seeded.length, job: { status: 'queued' } });
+    // the details answer with the id they were asked for (issue 11); the internal id is model_id
+    expect(model).toMatchObject({ id: 'seeded-llama', model_id: expect.stringMatching(/^mdl_/), name: 'seeded-llama', bytes: seeded.length, job: { status: 'queued' } });
     expect(dev.output()).toMatch(/QUEUE flatgate-upload-events/);
     // a repeated notification, the same object through the S3-format hook, and a pipeline key start nothing
     const repeat = await json('/v1/hooks/r2', { method: 'POST', headers: worker, body: JSON.stringify({ events: [event, { ...event, object: { key: 'models/x/y.tar' } }] }) });
@@ -150,7 +151,7 @@ describe('the Worker under wrangler dev', () => {
       headers: worker,
       body: JSON.stringify({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'flatgate' }, object: { key: SEEDED_KEY } } }] }),
     });
-    expect(s3.body!.results).toEqual([{ key: SEEDED_KEY, action: 'duplicate', job: { id: model.job.id, status: 'queued', model_id: model.id } }]);
+    expect(s3.body!.results).toEqual([{ key: SEEDED_KEY, action: 'duplicate', job: { id: model.job.id, status: 'queued', model_id: model.model_id } }]);
     await until(async () => ((dev.output().match(/QUEUE flatgate-upload-events/g) ?? []).length >= 2 ? true : null));
     const claim = await json('/v1/worker/claim', { method: 'POST', headers: worker, body: JSON.stringify({ worker_id: 'gpu-1' }) });
     expect(claim.body!.job).toMatchObject({ id: model.job.id, source: { bucket: 'flatgate', key: SEEDED_KEY } });
@@ -177,11 +178,24 @@ describe('the Worker under wrangler dev', () => {
     expect((await json('/v1/chat/completions', { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: '{"messages":[]}' })).status).toBe(400);
   });
 
+  it("forwards vLLM's tokenizer endpoints to serving with their model, without the caller key", async () => {
+    const body = JSON.stringify({ model: 'direct', prompt: 'Once upon a time', add_special_tokens: false });
+    const res = await call('/tokenize', { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(200);
+    expect(seen.at(-1)).toMatchObject({ method: 'POST', url: '/tokenize', body });
+    expect(seen.at(-1)!.headers.authorization).toBeUndefined();
+    expect((await call('/tokenizer_info?model=direct', { headers: admin })).status).toBe(200);
+    expect(seen.at(-1)).toMatchObject({ method: 'GET', url: '/tokenizer_info?model=direct' });
+    expect((await json('/tokenizer_info', { headers: admin })).status).toBe(400);
+    expect((await json('/detokenize', { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: '{"model":"nope","tokens":[1]}' })).status).toBe(404);
+    expect((await call('/tokenize', { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status).toBe(401);
+  });
+
   it('deletes a model from D1 (rows in one batch) and R2; the claimed job of another model is untouched', async () => {
     const before = await json('/v1/models/direct', { headers: admin });
     expect(before.status).toBe(200);
     const del = await json('/v1/models/direct', { method: 'DELETE', headers: admin });
-    expect(del).toEqual({ status: 200, body: { id: before.body!.id, object: 'model', deleted: true } });
+    expect(del).toEqual({ status: 200, body: { id: before.body!.model_id, object: 'model', deleted: true } });
     expect((await json('/v1/models/direct', { headers: admin })).status).toBe(404);
     const list = await json('/v1/models', { headers: admin });
     expect(list.body!.data.map((m: { id: string }) => m.id)).not.toContain('direct');
