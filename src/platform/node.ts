@@ -73,6 +73,10 @@ export async function createNodePlatform(config: Readonly<Config>, opts: { pool:
       await serving.reload();
     },
     serveVariant: (v) => registerVariant({ store, pool: opts.pool, cacheDir }, v, 'announced'),
+    serveRoute: async (model, route) => {
+      if (route) await router.set({ model, ...route });
+      else await router.delete(model);
+    },
     close: async () => {
       serving.stop();
       await embedded?.close();
