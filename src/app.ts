@@ -67,7 +67,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     // a model route for an id this gateway has not loaded yet (published through another gateway)
     for (const path of ['/v1/models/:id', '/v1/models/:id/*', '/models/:id/*']) {
       app.use(path, async (c, next) => {
-        await ensure(decodeURIComponent(c.req.param('id') ?? ''));
+        await ensure(c.req.param('id') ?? '');
         await next();
       });
     }

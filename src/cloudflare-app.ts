@@ -8,6 +8,7 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { SharedAppEnv } from './app-env.ts';
 import { cloudflarePlatform, type CloudflareAppEnv, type CloudflarePlatform } from './platform/cloudflare.ts';
 import { authenticate } from './routes/auth.ts';
+import { d1AbRoutesRoute } from './routes/d1-ab-routes.ts';
 import { hooksRoute } from './routes/hooks.ts';
 import { jobsRoute } from './routes/jobs.ts';
 import { modelCatalogRoute } from './routes/model-catalog.ts';
@@ -46,6 +47,7 @@ export function createCloudflareApp(log: (msg: string, err?: unknown) => void = 
   app.get('/health', (c) => c.json({ status: 'ok', runtime: 'cloudflare-workers' }));
   app.route('/', r2UploadsRoute);
   app.route('/', modelCatalogRoute);
+  app.route('/', d1AbRoutesRoute);
   app.route('/', servingProxyRoute);
   app.route('/', modelDetailsRoute);
   app.route('/', hooksRoute);

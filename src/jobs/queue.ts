@@ -103,7 +103,8 @@ export class JobQueue {
    */
   async fail(id: string, lease: string, error: string, retryable: boolean): Promise<'queued' | 'failed'> {
     const job = await findJob(this.db, id);
-    if (!job || job.leaseOwner !== lease) throw new LeaseLost(id);
+    if (!job) throw new JobGone(id);
+    if (job.leaseOwner !== lease) throw new LeaseLost(id);
     const now = this.now();
     const retry = retryable && job.attempts < job.maxAttempts;
     const retryAt = retry ? now + this.policy.retryBaseMs * 2 ** (job.attempts - 1) : null;

@@ -84,6 +84,7 @@ function buildPlatform(env: CloudflareBindings): CloudflarePlatform {
     serveVariant: () => {
       throw new ServingUnavailable();
     },
+    serveRoute: () => Promise.reject(new ServingUnavailable()),
     close: async () => undefined,
   };
 }

@@ -52,8 +52,12 @@ export function workerEnv(o: LocalWorkerOptions): Record<string, string> {
  */
 export function startLocalWorker(o: LocalWorkerOptions): ChildProcess {
   const tsx = import.meta.resolve('tsx');
-  return spawn(process.execPath, ['--import', tsx, WORKER_ENTRY, ...(o.args ?? [])], {
+  const child = spawn(process.execPath, ['--import', tsx, WORKER_ENTRY, ...(o.args ?? [])], {
     env: workerEnv(o),
-    stdio: ['ignore', o.stdio ?? 'inherit', o.stdio ?? 'inherit'],
+    // an IPC channel only to notice the gateway's death: when it closes, the worker exits (worker.ts)
+    stdio: ['ignore', o.stdio ?? 'inherit', o.stdio ?? 'inherit', 'ipc'],
   });
+  // the channel must not keep the gateway's event loop alive on its own
+  child.channel?.unref();
+  return child;
 }

@@ -70,9 +70,14 @@ export async function createNodePlatform(config: Readonly<Config>, opts: { pool:
     servingChanged: async (removed = []) => {
       // also what was added in-process under those ids (not mirrored from the database)
       for (const id of removed) void opts.pool.remove(id);
-      await serving.reload();
+      // the write is committed: a failed reload must not fail it (the next poll catches up)
+      await serving.reload().catch((err) => log('flatgate: reloading the serving state failed', err));
     },
     serveVariant: (v) => registerVariant({ store, pool: opts.pool, cacheDir }, v, 'announced'),
+    serveRoute: async (model, route) => {
+      if (route) await router.set({ model, ...route });
+      else await router.delete(model);
+    },
     close: async () => {
       serving.stop();
       await embedded?.close();

@@ -27,5 +27,7 @@ export interface Platform {
   servingChanged(removed?: string[]): Promise<void>;
   /** Serves one published variant described by another node (a serving container told by the Worker). */
   serveVariant(v: PublishedVariant): void;
+  /** Applies the A/B route of `model` described by another node (null: none), as serveVariant. */
+  serveRoute(model: string, route: { arms: { variant: string; weight: number }[]; shadowRate: number } | null): Promise<void>;
   close(): Promise<void>;
 }

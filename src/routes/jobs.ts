@@ -141,11 +141,20 @@ const serveSchema = z.object({
       }),
     )
     .max(64),
+  /** The family's A/B route as the announcing node's database has it (no arms: none). */
+  route: z
+    .object({
+      model: z.string().min(1),
+      arms: z.array(z.object({ variant: z.string().min(1), weight: z.number().min(0) })).max(8),
+      shadow_rate: z.number().min(0).max(1),
+    })
+    .optional(),
 });
 
 /** A serving node is told which published variants to serve (the Cloudflare Worker tells its containers). */
 jobsRoute.post('/v1/worker/serve', async (c) => {
-  const { variants } = await parseJson(c, serveSchema);
+  const { variants, route } = await parseJson(c, serveSchema);
   for (const { model_id: modelId, ...v } of variants) c.var.platform.serveVariant({ ...v, modelId });
+  if (route) await c.var.platform.serveRoute(route.model, route.arms.length ? { arms: route.arms, shadowRate: route.shadow_rate } : null);
   return c.json({ object: 'list', data: variants.map((v) => v.id) });
 });

@@ -1,11 +1,12 @@
 /**
  * @module The Worker's inference routes: completions, chat completions, the tokenizer endpoints and the
- * serving-side model routes (A/B routes, comparison, benchmark) are forwarded to the serving containers, keyed by model so
+ * serving-side model routes (comparison, benchmark) are forwarded to the serving containers, keyed by model so
  * one model's traffic reaches one container. Models uploaded by another owner answer 404 here, before
  * anything is forwarded; the caller's key is not passed on.
  */
 import { Hono, type Context } from 'hono';
 import { canManage, canUse } from '../access/keys.ts';
+import { findAbRoute } from '../db/queries/ab-routes.ts';
 import { findModelByName, type ModelRow } from '../db/queries/models.ts';
 import { variantsOfModel } from '../db/queries/variants.ts';
 import { publishedVariant } from '../jobs/published-variant.ts';
@@ -15,29 +16,37 @@ import type { CloudflareAppEnv } from '../platform/cloudflare.ts';
 /** The model's upload name: `name` for the original, `name:variant` for the others. */
 const rootName = (model: string) => model.split(':')[0];
 
-/** When this isolate last told serving about a model id's family: re-told after a while, since containers restart. */
-const announced = new Map<string, number>();
+/**
+ * What this isolate last told serving about a model id's family, and until when that holds: re-told when
+ * D1's ready variants or route change, or after a while (containers restart).
+ */
+const announced = new Map<string, { until: number; what: string }>();
 const ANNOUNCE_TTL_MS = 60_000;
 const ANNOUNCE_MAX = 4096;
 
 /**
  * Tells the serving node that will take `model`'s requests which published variants of its family to
- * serve: serving nodes have their own database, not D1. At most once a minute per isolate and model id.
+ * serve, and its A/B route: serving nodes have their own database, D1 is the truth. Sent again whenever
+ * what D1 says changes (read on each request), and at least once a minute per isolate and model id.
  */
 async function announceFamily(c: Context<CloudflareAppEnv>, model: string, row: ModelRow): Promise<void> {
-  if ((announced.get(model) ?? 0) > Date.now()) return;
   const p = c.var.cloudflare;
-  const ready = (await variantsOfModel(p.db, row.id)).filter((v) => v.status === 'ready');
+  const [all, route] = await Promise.all([variantsOfModel(p.db, row.id), findAbRoute(p.db, row.name)]);
+  const ready = all.filter((v) => v.status === 'ready');
   if (ready.length === 0) return;
+  const what = JSON.stringify([ready.map((v) => [v.id, v.createdAt]), route?.updatedAt ?? null]);
+  const last = announced.get(model);
+  if (last && last.what === what && last.until > Date.now()) return;
   const variants = ready.map((v) => {
     const { modelId, ...rest } = publishedVariant(row, v);
     return { ...rest, model_id: modelId };
   });
+  const body = { variants, route: { model: row.name, arms: route?.arms ?? [], shadow_rate: route?.shadowRate ?? 0 } };
   const headers = { authorization: `Bearer ${p.workerToken}`, 'content-type': 'application/json' };
-  const res = await p.serving(new Request(new URL('/v1/worker/serve', c.req.url), { method: 'POST', headers, body: JSON.stringify({ variants }) }), model);
+  const res = await p.serving(new Request(new URL('/v1/worker/serve', c.req.url), { method: 'POST', headers, body: JSON.stringify(body) }), model);
   if (!res.ok) return;
   if (announced.size >= ANNOUNCE_MAX) announced.clear();
-  announced.set(model, Date.now() + ANNOUNCE_TTL_MS);
+  announced.set(model, { until: Date.now() + ANNOUNCE_TTL_MS, what });
 }
 
 /**
@@ -76,9 +85,6 @@ const withPathModel = async (c: Context<CloudflareAppEnv>) =>
 export const servingProxyRoute = new Hono<CloudflareAppEnv>()
   .post('/v1/completions', withBodyModel)
   .post('/v1/chat/completions', withBodyModel)
-  .get('/v1/models/:id/route', withPathModel)
-  .put('/v1/models/:id/route', withPathModel)
-  .delete('/v1/models/:id/route', withPathModel)
   .get('/v1/models/:id/comparison', withPathModel)
   .get('/models/:id/comparison', withPathModel)
   .post('/v1/models/:id/benchmark', withPathModel)

@@ -4,21 +4,9 @@
  * run on the other arm as a shadow, off the response path.
  */
 import { createHash } from 'node:crypto';
-import { InvalidRequest } from '../errors.ts';
+import { validateRoute, type AbRoute, type RouteArm } from './ab-route.ts';
 
-/** One arm of a route. */
-export interface RouteArm {
-  variant: string;
-  weight: number;
-}
-
-/** A route configured on a model name. */
-export interface AbRoute {
-  model: string;
-  arms: RouteArm[];
-  /** Share of requests (0..1) that also run on the other arm. */
-  shadowRate: number;
-}
+export { validateRoute, type AbRoute, type RouteArm } from './ab-route.ts';
 
 /** A number in [0, 1) fixed by `model` and `user`. */
 export function stickyUnit(model: string, user: string): number {
@@ -35,17 +23,6 @@ export function pickArm(route: AbRoute, unit: number): RouteArm {
     if (unit < acc) return arm;
   }
   return route.arms[route.arms.length - 1];
-}
-
-/** Checks a route's shape: two or more arms, non-negative weights with a positive sum, rate in [0, 1]. */
-export function validateRoute(route: AbRoute): AbRoute {
-  if (route.arms.length < 1) throw new InvalidRequest('a route needs at least one arm', 'arms');
-  if (route.arms.some((a) => !(a.weight >= 0)) || route.arms.reduce((s, a) => s + a.weight, 0) <= 0) {
-    throw new InvalidRequest('arm weights must be >= 0 with a positive sum', 'arms');
-  }
-  if (new Set(route.arms.map((a) => a.variant)).size !== route.arms.length) throw new InvalidRequest('each variant may appear in one arm only', 'arms');
-  if (!(route.shadowRate >= 0 && route.shadowRate <= 1)) throw new InvalidRequest('shadow_rate must be in [0, 1]', 'shadow_rate');
-  return route;
 }
 
 /** Where routes are kept across restarts (the database); the router works in memory without one. */

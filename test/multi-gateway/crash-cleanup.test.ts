@@ -1,7 +1,9 @@
 /**
  * Acceptance: a gateway process killed (SIGKILL) in the middle of an HTTP upload leaves a scratch folder
  * and an open multipart upload behind; its next start removes both, and no staging or model object and
- * no model row is left. Presigned uploads past their expiry are refused on completion and swept at start.
+ * no model row is left. Killed in the middle of a job, its embedded worker exits too, and after the next
+ * start the job is finished with no scratch, multipart upload or staging left. Presigned uploads past
+ * their expiry are refused on completion and swept at start.
  */
 import { once } from 'node:events';
 import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises';
@@ -13,7 +15,7 @@ import { startEmbeddedS3, type EmbeddedS3 } from '../../src/storage/embedded-s3.
 import { ObjectStore } from '../../src/storage/object-store.ts';
 import { scratchRoot } from '../../src/storage/scratch.ts';
 import { STORIES12L, TOK512 } from '../fixtures/paths.ts';
-import { makeTar } from '../pipeline/archives.ts';
+import { CALIB_FILE, EVAL_FILE, makeTar, storiesTarGz } from '../pipeline/archives.ts';
 import { eventually, startGatewayProcess, type GatewayProcess, type SharedStores } from './gateway-process.ts';
 
 let dir: string;
@@ -22,7 +24,7 @@ let store: ObjectStore;
 let shared: SharedStores;
 let gw: GatewayProcess | null = null;
 const dataDir = () => join(dir, 'data');
-const ENV = { FLATGATE_PRESIGNED_EXPIRY_S: '1' };
+const ENV = { FLATGATE_PRESIGNED_EXPIRY_S: '1', FLATGATE_JOB_LEASE_MS: '1500', FLATGATE_JOB_RETRY_BASE_MS: '100' };
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'fg-crash-'));
@@ -71,6 +73,54 @@ it('kill -9 in the middle of an upload: the next start leaves no scratch folder,
   expect((await fetch(`${gw.url}/v1/models/interrupted`)).status).toBe(404);
 });
 
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+it('kill -9 in the middle of a job: the embedded worker exits too; after the next start the job finishes and nothing is left', async () => {
+  await gw!.stop();
+  gw = await startGatewayProcess('W', dataDir(), shared, { ...ENV, FLATGATE_EMBEDDED_WORKER: 'true' });
+  // slow enough to be caught in the middle: both methods, evaluated
+  const params = `calib_samples=64&seq=128&calibration_file=${encodeURIComponent(CALIB_FILE)}&eval_file=${encodeURIComponent(EVAL_FILE)}`;
+  const res = await fetch(`${gw.url}/v1/uploads?name=midjob&${params}`, { method: 'POST', body: await storiesTarGz() });
+  expect(res.status).toBe(202);
+  const { job, model } = (await res.json()) as { job: { id: string }; model: { id: string } };
+  type Job = { status: string; stage: string; attempts: number };
+  let ended = '';
+  const jobOf = async () => (await (await fetch(`${gw!.url}/v1/jobs/${job.id}`)).json()) as Job;
+  await eventually(async () => {
+    const j = await jobOf();
+    if (j.status === 'failed' || j.status === 'done') ended = `${JSON.stringify(j)}\n${gw!.logs.join('')}`;
+    return j.status === 'running' && /^(calibration|similarity|compress)/.test(j.stage) ? j : undefined;
+  }, 60_000, 'the job running').catch((err) => {
+    throw new Error(`${(err as Error).message}; the job ended too soon: ${ended}`);
+  });
+  const [workerPid] = gw.workerPids();
+  expect(workerPid).toBeGreaterThan(0);
+  expect((await store.list('models/')).length).toBeGreaterThan(0); // the original is published
+  await gw.crash();
+  await eventually(async () => (alive(workerPid) ? undefined : true), 10_000, 'the orphaned worker exiting');
+  expect((await readdir(scratchRoot(dataDir()))).some((n) => n.startsWith(`${workerPid}-`))).toBe(true);
+
+  gw = await startGatewayProcess('W2', dataDir(), shared, { ...ENV, FLATGATE_EMBEDDED_WORKER: 'true' });
+  const done = await eventually(async () => {
+    const j = await jobOf();
+    return j.status === 'done' || j.status === 'failed' ? j : undefined;
+  }, 90_000, 'the job finishing after the restart');
+  expect(done, gw.logs.join('')).toMatchObject({ status: 'done', attempts: 2 });
+  expect(await readdir(scratchRoot(dataDir()))).toEqual([]);
+  expect(await store.openMultipartUploads('')).toEqual([]);
+  expect(await store.list('tmp/')).toEqual([]);
+  expect((await store.list('models/')).every((o) => o.key.startsWith(`models/${model.id}/`))).toBe(true);
+  await gw.stop();
+  gw = await startGatewayProcess('G3', dataDir(), shared, ENV);
+});
+
 async function presign(name: string): Promise<{ id: string; parts: { part_number: number; url: string }[] }> {
   const res = await fetch(`${gw!.url}/v1/uploads/multipart`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, size: 1000 }) });
   expect(res.status).toBe(201);
@@ -91,15 +141,15 @@ it('a presigned upload completed after its expiry is refused (410) and leaves no
   expect(res.status).toBe(410);
   expect(((await res.json()) as { error: { code: string } }).error.code).toBe('upload_expired');
   expect(await store.openMultipartUploads('')).toEqual([]);
-  expect(await store.list('')).toEqual([]);
+  expect(await store.list('tmp/')).toEqual([]);
 
   const abandoned = await presign('abandoned');
   await fetch(abandoned.parts[0].url, { method: 'PUT', body: new Uint8Array(1000).fill(2) });
   expect((await store.openMultipartUploads('')).length).toBe(1);
   await new Promise((r) => setTimeout(r, 1200));
   await gw!.stop();
-  gw = await startGatewayProcess('G3', dataDir(), shared, ENV);
+  gw = await startGatewayProcess('G4', dataDir(), shared, ENV);
   expect(gw.logs.join('')).toContain('"expiredUploads":["');
   expect(await store.openMultipartUploads('')).toEqual([]);
-  expect(await store.list('')).toEqual([]);
+  expect(await store.list('tmp/')).toEqual([]);
 });

@@ -17,8 +17,10 @@ export interface GatewayProcess {
   logs: string[];
   /** SIGTERM, and wait for it to exit. */
   stop(): Promise<void>;
-  /** SIGKILL (and its embedded worker too, as a machine crash would), and wait for it to exit. */
+  /** SIGKILL the gateway (only it: its embedded worker must notice on its own), and wait for it to exit. */
   crash(): Promise<void>;
+  /** Pids of the embedded workers it started (from their start-up lines). */
+  workerPids(): number[];
 }
 
 /** What every gateway of a test shares: the database file and the bucket. */
@@ -76,7 +78,7 @@ export async function startGatewayProcess(name: string, dataDir: string, shared:
   const workerPids = () => {
     const pids = new Set<number>();
     for (const m of logs.join('').matchAll(/flatgate worker \S+-(\d+) pulling jobs/g)) pids.add(Number(m[1]));
-    return pids;
+    return [...pids];
   };
   return {
     name,
@@ -89,15 +91,9 @@ export async function startGatewayProcess(name: string, dataDir: string, shared:
     },
     async crash() {
       child.kill('SIGKILL');
-      for (const pid of workerPids()) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
       await exited(child);
     },
+    workerPids,
   };
 }
 

@@ -124,7 +124,8 @@ describe('upload -> job -> variants', () => {
   });
 
   it('a second serving node told about the published variants (as the Worker tells its containers) serves them from the bucket', async () => {
-    const other = await startTestGateway({ FLATGATE_S3_ENDPOINT: gw.platform.s3.endpoint!, FLATGATE_S3_BUCKET: gw.platform.s3.bucket });
+    // its own database, as a serving container has: it must not sweep the shared bucket
+    const other = await startTestGateway({ FLATGATE_S3_ENDPOINT: gw.platform.s3.endpoint!, FLATGATE_S3_BUCKET: gw.platform.s3.bucket, FLATGATE_SWEEP_BUCKET: 'false' });
     try {
       const model = (await findModelByName(gw.platform.db, 'tiny'))!;
       const variants = (await variantsOfModel(gw.platform.db, model.id)).map((v) => {
@@ -150,6 +151,22 @@ describe('upload -> job -> variants', () => {
       });
       expect(((await out.json()) as { choices: { text: string }[] }).choices[0].text).toBe(((await here.json()) as { choices: { text: string }[] }).choices[0].text);
       expect((await other.pool.get('tiny:flattengpt-20').loaded()).model.layers.length).toBe(4);
+      // the family's route comes with the variants, and goes when the teller has none
+      const arms = [
+        { variant: 'tiny', weight: 1 },
+        { variant: 'tiny:shortgpt-20', weight: 1 },
+      ];
+      const tellRoute = (routeArms: typeof arms) =>
+        fetch(`${other.url}/v1/worker/serve`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ variants, route: { model: 'tiny', arms: routeArms, shadow_rate: 0.2 } }),
+        });
+      expect((await tellRoute(arms)).status).toBe(200);
+      expect(await (await fetch(`${other.url}/v1/models/tiny/route`)).json()).toEqual({ object: 'route', model: 'tiny', arms, shadow_rate: 0.2 });
+      expect((await tellRoute([])).status).toBe(200);
+      expect(((await (await fetch(`${other.url}/v1/models/tiny/route`)).json()) as { arms: unknown[] }).arms).toEqual([]);
+      expect((await gw.platform.store.list(`models/${model.id}/`)).length).toBeGreaterThan(0);
     } finally {
       await other.close();
     }

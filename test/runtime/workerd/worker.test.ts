@@ -191,6 +191,27 @@ describe('the Worker under wrangler dev', () => {
     expect((await call('/tokenize', { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status).toBe(401);
   });
 
+  it('keeps A/B routes in D1 and tells serving the route with the variants when it changes', async () => {
+    const arms = [
+      { variant: 'direct', weight: 1 },
+      { variant: 'direct:flat-50', weight: 1 },
+    ];
+    const headers = { ...admin, 'content-type': 'application/json' };
+    expect((await json('/v1/models/direct/route', { method: 'PUT', headers, body: JSON.stringify({ arms: [{ variant: 'seeded-llama', weight: 1 }] }) })).status).toBe(400);
+    const put = await json('/v1/models/direct/route', { method: 'PUT', headers, body: JSON.stringify({ arms, shadow_rate: 0.1 }) });
+    expect(put).toEqual({ status: 200, body: { object: 'route', model: 'direct', arms, shadow_rate: 0.1 } });
+    expect((await json('/v1/models/direct/route', { headers: admin })).body).toEqual({ object: 'route', model: 'direct', arms, shadow_rate: 0.1 });
+    const before = seen.filter((r) => r.url === '/v1/worker/serve').length;
+    const body = JSON.stringify({ model: 'direct:flat-50', prompt: 'Once', max_tokens: 2 });
+    await call('/v1/completions', { method: 'POST', headers, body });
+    const told = seen.filter((r) => r.url === '/v1/worker/serve');
+    expect(told).toHaveLength(before + 1);
+    expect(JSON.parse(told.at(-1)!.body).route).toEqual({ model: 'direct', arms, shadow_rate: 0.1 });
+    expect((await json('/v1/models/direct/route', { method: 'DELETE', headers: admin })).body).toEqual({ object: 'route', model: 'direct', deleted: true });
+    await call('/v1/completions', { method: 'POST', headers, body });
+    expect(JSON.parse(seen.filter((r) => r.url === '/v1/worker/serve').at(-1)!.body).route).toEqual({ model: 'direct', arms: [], shadow_rate: 0 });
+  });
+
   it('deletes a model from D1 (rows in one batch) and R2; the claimed job of another model is untouched', async () => {
     const before = await json('/v1/models/direct', { headers: admin });
     expect(before.status).toBe(200);
