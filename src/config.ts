@@ -47,6 +47,9 @@ export interface Config {
   authMode: 'keys' | 'open';
   /** The operator's admin key; when absent, the local gateway makes one at first start and prints it once. */
   adminKey: string | null;
+  /** How often a gateway writes its per-minute request summaries to the database, and how long they are kept. */
+  summaryFlushMs: number;
+  summaryRetentionMs: number;
   /** Job queue: lease length, attempts before dead letter, first retry delay (doubles each time). */
   jobs: { leaseMs: number; maxAttempts: number; retryBaseMs: number };
 }
@@ -109,6 +112,8 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     uploadsPrefix: raw.FLATGATE_UPLOADS_PREFIX || 'uploads/',
     authMode: raw.FLATGATE_AUTH === 'open' ? 'open' : 'keys',
     adminKey: raw.FLATGATE_ADMIN_KEY || null,
+    summaryFlushMs: int('FLATGATE_SUMMARY_FLUSH_MS', 10_000, 100, 3_600_000),
+    summaryRetentionMs: int('FLATGATE_SUMMARY_RETENTION_HOURS', 192, 25, 24 * 366) * 3_600_000,
     jobs: {
       leaseMs: int('FLATGATE_JOB_LEASE_MS', 60_000, 100, 86_400_000),
       maxAttempts: int('FLATGATE_JOB_MAX_ATTEMPTS', 3, 1, 100),

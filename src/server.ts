@@ -8,7 +8,10 @@ import { ensureLocalAdminKey } from './access/keys.ts';
 import { createApp } from './app.ts';
 import { abRouteStore, listAbRoutes } from './db/queries/ab-routes.ts';
 import type { AuthConfig } from './routes/auth.ts';
-import { insertRequestMetric } from './db/queries/request-metrics.ts';
+import { dbSummaryStore } from './db/queries/request-summaries.ts';
+import { SummaryRecorder } from './serving/summaries.ts';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { AbRouter } from './serving/ab-router.ts';
 import { MetricsStore } from './serving/metrics.ts';
 import { ConfigError, loadConfig } from './config.ts';
@@ -33,10 +36,11 @@ async function main(): Promise<void> {
   if (open) console.log('flatgate: open mode, no API keys required (local use only)');
   const router = new AbRouter(abRouteStore(platform.db));
   router.restore((await listAbRoutes(platform.db)).map((r) => ({ model: r.model, arms: r.arms, shadowRate: r.shadowRate })));
-  const metrics = new MetricsStore(undefined, (s) => {
-    insertRequestMetric(platform.db, s).catch((err) => console.error('flatgate: cannot record request metrics', err));
-  });
-  const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes, platform, auth, router, metrics });
+  const metrics = new MetricsStore();
+  // one id per process: each gateway is the only writer of its summary rows, so a flush is a plain replace
+  const summaries = new SummaryRecorder(dbSummaryStore(platform.db), `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, config.summaryRetentionMs);
+  summaries.start(config.summaryFlushMs, (msg, err) => console.error(`flatgate: ${msg}`, err));
+  const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes, platform, auth, router, metrics, summaries });
   let worker: ChildProcess | null = null;
   let stopping = false;
   let restarts = 0;
@@ -64,7 +68,8 @@ async function main(): Promise<void> {
     const child = worker;
     const exited = child && child.exitCode === null && child.signalCode === null ? new Promise((done) => child.once('exit', done)) : Promise.resolve();
     child?.kill('SIGTERM');
-    server.close(() => void Promise.all([exited, platform.close()]).finally(() => process.exit(0)));
+    const flushed = summaries.stop().catch((err) => console.error('flatgate: cannot flush request summaries', err));
+    server.close(() => void Promise.all([exited, flushed]).then(() => platform.close()).finally(() => process.exit(0)));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

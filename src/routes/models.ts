@@ -7,7 +7,8 @@ import { accepts } from 'hono/accepts';
 import type { AppEnv } from '../app-env.ts';
 import { InvalidRequest } from '../errors.ts';
 import { DEFAULT_BENCH_PROMPTS, runBenchmark } from '../serving/benchmark.ts';
-import { compareVariants } from '../serving/comparison.ts';
+import { compareVariants, gatewaySources } from '../serving/comparison.ts';
+import type { InferenceDeps } from '../serving/inference.ts';
 import type { ServedModel } from '../serving/model-pool.ts';
 import { renderComparisonPage } from './comparison-page.ts';
 import { canUse } from '../access/keys.ts';
@@ -25,6 +26,11 @@ function windowOf(raw: string | undefined): number {
   const w = Number(raw);
   if (!Number.isFinite(w) || w <= 0 || w > 30 * 86400) throw new InvalidRequest('window must be a number of seconds in (0, 2592000]', 'window');
   return w;
+}
+
+/** The comparison's sources in this app: every gateway's summaries, after writing this one's. */
+function sourcesOf(deps: InferenceDeps) {
+  return gatewaySources(deps.summaries!, deps.benchmarks, deps.log);
 }
 
 /** The models router. */
@@ -56,7 +62,7 @@ export const modelsRoute = new Hono<AppEnv>()
   })
   .get('/v1/models/:id/comparison', async (c) => {
     assertCanUse(c, c.req.param('id'), c.var.pool.get(c.req.param('id')).info.owner);
-    const table = await compareVariants(c.var.pool, c.var.inference.metrics, c.req.param('id'), windowOf(c.req.query('window')));
+    const table = await compareVariants(c.var.pool, sourcesOf(c.var.inference), c.req.param('id'), windowOf(c.req.query('window')));
     const format = c.req.query('format') ?? (accepts(c, { header: 'Accept', supports: ['application/json', 'text/html'], default: 'application/json' }) === 'text/html' ? 'html' : 'json');
     if (format !== 'html' && format !== 'json') throw new InvalidRequest('format must be json or html', 'format');
     c.header('vary', 'accept');
@@ -64,7 +70,7 @@ export const modelsRoute = new Hono<AppEnv>()
   })
   .get('/models/:id/comparison', async (c) => {
     assertCanUse(c, c.req.param('id'), c.var.pool.get(c.req.param('id')).info.owner);
-    return c.html(renderComparisonPage(await compareVariants(c.var.pool, c.var.inference.metrics, c.req.param('id'), windowOf(c.req.query('window')))));
+    return c.html(renderComparisonPage(await compareVariants(c.var.pool, sourcesOf(c.var.inference), c.req.param('id'), windowOf(c.req.query('window')))));
   })
   .post('/v1/models/:id/benchmark', async (c) => {
     assertCanManage(c, c.req.param('id'), c.var.pool.get(c.req.param('id')).info.owner);
@@ -74,6 +80,6 @@ export const modelsRoute = new Hono<AppEnv>()
       concurrency: body.concurrency ?? 2,
       maxTokens: body.max_tokens ?? 32,
       prompts: body.prompts ?? DEFAULT_BENCH_PROMPTS,
-    });
+    }, c.var.inference.benchmarks);
     return c.json(result);
   });

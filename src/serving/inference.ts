@@ -5,15 +5,21 @@
  */
 import type { AbRoute, AbRouter } from './ab-router.ts';
 import { completeStream, type CompletionDelta, type CompletionEnd, type CompletionParams } from './completion.ts';
+import type { BenchmarkStore } from './benchmark.ts';
 import type { MetricsStore } from './metrics.ts';
 import type { ModelPool, ServedModel } from './model-pool.ts';
 import { scoreTokens } from './score.ts';
+import type { SummaryRecorder } from './summaries.ts';
 
 /** What the service needs. */
 export interface InferenceDeps {
   pool: ModelPool;
   router: AbRouter;
   metrics: MetricsStore;
+  /** This gateway's per-minute summaries (fed by `metrics`), and where every gateway's are read. */
+  summaries?: SummaryRecorder;
+  /** Where matched-workload benchmarks are saved. */
+  benchmarks?: BenchmarkStore;
   log?: (msg: string, err?: unknown) => void;
   random?: () => number;
 }
@@ -65,6 +71,8 @@ export async function* runCompletion(
   let prev = 0;
   const itl: number[] = [];
   let end: CompletionEnd | null = null;
+  // stays null when the consumer stops early (a client that went away mid-stream)
+  let outcome: 'ok' | 'error' | 'aborted' | null = null;
   try {
     const it = completeStream(served, params, signal);
     for (;;) {
@@ -79,6 +87,10 @@ export async function* runCompletion(
       prev = now;
       yield r.value;
     }
+    outcome = 'ok';
+  } catch (err) {
+    outcome = signal?.aborted ? 'aborted' : 'error';
+    throw err;
   } finally {
     slot.release();
     const now = performance.now();
@@ -92,6 +104,8 @@ export async function* runCompletion(
       e2e: (now - arrival) / 1000,
       promptTokens: end?.promptTokens ?? 0,
       completionTokens: end?.completionTokens ?? 0,
+      kind: params.maxTokens === 0 ? 'scoring' : 'generation',
+      outcome: outcome ?? 'aborted',
     });
   }
   maybeShadow(deps, target, end);

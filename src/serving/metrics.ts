@@ -21,6 +21,16 @@ export interface RequestSample {
   e2e: number;
   promptTokens: number;
   completionTokens: number;
+  /** `scoring`: max_tokens 0 (prompt only, what lm-evaluation-harness sends); default `generation`. */
+  kind?: 'generation' | 'scoring';
+  /** How the request ended: finished, failed, or stopped by the client (default `ok`). */
+  outcome?: 'ok' | 'error' | 'aborted';
+}
+
+/** Receives every sample and shadow agreement as it is recorded (the per-minute summaries). */
+export interface MetricsObserver {
+  sample(s: RequestSample): void;
+  agreement(primary: string, shadow: string, top1: number, tokens: number): void;
 }
 
 const PREFIX = 'flatgate:';
@@ -89,6 +99,7 @@ export class MetricsStore {
   private readonly series = new Map<string, Series>();
   /** Agreement of shadow runs: key `primary\u0000shadow`. */
   private readonly agreements = new Map<string, { at: number; top1: number; tokens: number }[]>();
+  private readonly observers: MetricsObserver[] = [];
 
   /**
    * @param windowSize samples kept per variant for comparisons
@@ -99,8 +110,14 @@ export class MetricsStore {
     private readonly sink?: (s: RequestSample) => void,
   ) {}
 
+  /** Adds an observer of every later sample and agreement. */
+  observe(o: MetricsObserver): void {
+    this.observers.push(o);
+  }
+
   record(s: RequestSample): void {
     this.sink?.(s);
+    for (const o of this.observers) o.sample(s);
     const list = this.samples.get(s.variant) ?? [];
     list.push(s);
     if (list.length > this.windowSize) list.splice(0, list.length - this.windowSize);
@@ -127,6 +144,7 @@ export class MetricsStore {
   }
 
   recordAgreement(primary: string, shadow: string, top1: number, tokens: number): void {
+    for (const o of this.observers) o.agreement(primary, shadow, top1, tokens);
     const key = `${primary}\u0000${shadow}`;
     const list = this.agreements.get(key) ?? [];
     list.push({ at: Date.now(), top1, tokens });
