@@ -12,7 +12,7 @@ import type { InferenceDeps } from '../serving/inference.ts';
 import type { ServedModel } from '../serving/model-pool.ts';
 import { renderComparisonPage } from './comparison-page.ts';
 import { canUse } from '../access/keys.ts';
-import { assertCanManage, assertCanUse } from './auth.ts';
+import { assertCanManage, assertCanUse, isAnonymous } from './auth.ts';
 import { benchmarkRequest, routeRequest } from './schemas.ts';
 import { parseJson } from './validate.ts';
 
@@ -61,16 +61,24 @@ export const modelsRoute = new Hono<AppEnv>()
     return c.json({ object: 'route', model: id, deleted: await c.var.inference.router.delete(id) });
   })
   .get('/v1/models/:id/comparison', async (c) => {
-    assertCanUse(c, c.req.param('id'), c.var.pool.get(c.req.param('id')).info.owner);
-    const table = await compareVariants(c.var.pool, sourcesOf(c.var.inference), c.req.param('id'), windowOf(c.req.query('window')));
+    const id = c.req.param('id');
+    assertCanUse(c, id, c.var.pool.get(id).info.owner);
+    const windowSeconds = windowOf(c.req.query('window'));
     const format = c.req.query('format') ?? (accepts(c, { header: 'Accept', supports: ['application/json', 'text/html'], default: 'application/json' }) === 'text/html' ? 'html' : 'json');
     if (format !== 'html' && format !== 'json') throw new InvalidRequest('format must be json or html', 'format');
+    const table = await compareVariants(c.var.pool, sourcesOf(c.var.inference), id, windowSeconds);
     c.header('vary', 'accept');
-    return format === 'html' ? c.html(renderComparisonPage(table)) : c.json(table);
+    c.header('cache-control', 'no-store');
+    return format === 'html' ? c.html(renderComparisonPage(table, { model: id, windowSeconds })) : c.json(table);
   })
   .get('/models/:id/comparison', async (c) => {
-    assertCanUse(c, c.req.param('id'), c.var.pool.get(c.req.param('id')).info.owner);
-    return c.html(renderComparisonPage(await compareVariants(c.var.pool, sourcesOf(c.var.inference), c.req.param('id'), windowOf(c.req.query('window')))));
+    const id = c.req.param('id');
+    const windowSeconds = windowOf(c.req.query('window'));
+    c.header('cache-control', 'no-store');
+    // a browser without a key gets the shell, which reveals nothing and asks for one
+    if (isAnonymous(c)) return c.html(renderComparisonPage(null, { model: id, windowSeconds }));
+    assertCanUse(c, id, c.var.pool.get(id).info.owner);
+    return c.html(renderComparisonPage(await compareVariants(c.var.pool, sourcesOf(c.var.inference), id, windowSeconds), { model: id, windowSeconds }));
   })
   .post('/v1/models/:id/benchmark', async (c) => {
     assertCanManage(c, c.req.param('id'), c.var.pool.get(c.req.param('id')).info.owner);
