@@ -194,3 +194,127 @@ describe('GET /v1/models/:id/comparison as a page', () => {
     await page.close();
   });
 });
+
+describe('what makes the comparison fair, or says it is not', () => {
+  it('formats durations, counts and sizes with three significant digits', async () => {
+    const { page } = await open({ url: `${gw.url}/models/stories260K/comparison` });
+    const got = await page.evaluate(() => {
+      const f = (window as unknown as { flatgateFormat: Record<string, (x: number) => string> }).flatgateFormat;
+      return [f.seconds(0.0123456), f.seconds(0.000412), f.seconds(0.9996), f.seconds(1.23456), f.count(999), f.count(259_584), f.count(124_700_000), f.bytes(512), f.bytes(1_048_576 * 1.5)];
+    });
+    expect(got).toEqual(['12.3 ms', '0.412 ms', '1000 ms', '1.23 s', '999', '260K', '125M', '512 B', '1.5 MiB']);
+    await page.close();
+  });
+
+  it('shows the request mix, warns when it differs, shows verdicts, stderr and the latest interleaved benchmark', async () => {
+    const prompt = 'Once upon a time there was a little dog who liked to run in the park with his friends every day';
+    for (let i = 0; i < 24; i++) await client.completions.create({ model: 'stories260K:original', prompt, max_tokens: 0, echo: true, logprobs: 0 });
+    for (let i = 0; i < 20; i++) await client.completions.create({ model: VARIANT, prompt: `Tom ${i}`, max_tokens: 6, temperature: 0 });
+    const bad = await fetch(`${gw.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: VARIANT, prompt: 'Once', max_tokens: 4096 }) });
+    expect(bad.status).toBe(400);
+    const info = gw.pool.get(VARIANT).info;
+    info.evaluation = { ...info.evaluation, verdict: { status: 'reject', reasons: ['piqa accuracy fell 7.5 points (more than 2 stderr)', 'perplexity 1.4x'] }, tasks: { piqa: { acc: 0.55, acc_stderr: 0.0786, n: 40 } } };
+
+    const bench = await fetch(`${gw.url}/v1/models/stories260K/benchmark`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests: 4, concurrency: 2, max_tokens: 8 }) });
+    expect(bench.status).toBe(200);
+    const result = (await bench.json()) as { schedule: string[]; variants: { id: string; requests: number; tokens_per_second: number }[] };
+    expect(result.schedule).toEqual(['stories260K×2', `${VARIANT}×2`, `${VARIANT}×2`, 'stories260K×2']);
+    expect(result.variants.map((v) => [v.id, v.requests])).toEqual([['stories260K', 4], [VARIANT, 4]]);
+
+    const json = (await (await fetch(`${gw.url}/v1/models/stories260K/comparison`)).json()) as Comparison;
+    expect(json.matched_workload).toEqual(result);
+    expect(json.fairness.mix_differs).toBe(true);
+    const [orig, variant] = json.variants;
+    const origRows = gw.metrics.window('stories260K');
+    expect(orig.mix.requests).toBe(origRows.length);
+    expect(orig.mix.scoring_share).toBeCloseTo(origRows.filter((r) => r.kind === 'scoring').length / origRows.length, 12);
+    expect(variant.mix.scoring_share).toBe(0);
+    expect(variant.latency.errors).toBe(1);
+    expect(variant.latency.error_rate).toBeCloseTo(1 / gw.metrics.window(VARIANT).length, 12);
+
+    const { page, requests, errors } = await open({ url: `${gw.url}/models/stories260K/comparison` });
+    expect(await page.locator('#fairness').isVisible()).toBe(true);
+    expect(await page.locator('#fairness').getAttribute('data-status')).toBe('mix_differs');
+    expect(await page.locator('#fairness li').first().textContent()).toMatch(/scoring calls/);
+    const verdict = page.locator(`#verdict .verdict[data-variant="${VARIANT}"]`);
+    expect(await verdict.getAttribute('data-status')).toBe('reject');
+    expect(await verdict.locator('li').allTextContents()).toEqual(['piqa accuracy fell 7.5 points (more than 2 stderr)', 'perplexity 1.4x']);
+    expect(await page.locator('#verdict .verdict').count()).toBe(1);
+    expect(await cellOf(page, VARIANT, 'task.piqa.acc_stderr').textContent()).toBe('± 7.9%');
+    expect(await page.locator('#mix').locator(`td[data-variant="stories260K"][data-metric="mix.scoring"]`).textContent()).toBe(`${(orig.mix.scoring_share! * 100).toFixed(1)}%`);
+    expect(await page.locator('#mix').locator(`td[data-variant="${VARIANT}"][data-metric="mix.scoring"]`).textContent()).toBe('0.0%');
+    expect(await cellOf(page, VARIANT, 'errors').textContent()).toBe('1');
+    expect(await cellOf(page, VARIANT, 'error_rate').textContent()).toBe(`${(variant.latency.error_rate! * 100).toFixed(1)}%`);
+    expect(await page.locator('[data-plot="time:errors"] g.points[data-variant] circle').count()).toBeGreaterThan(0);
+    expect(await page.locator('#matched-table tbody tr').count()).toBe(2);
+    expect(Number(await page.locator(`#matched-table tr[data-variant="${VARIANT}"] td[data-metric="tokens_per_second"]`).getAttribute('data-value'))).toBe(result.variants[1].tokens_per_second);
+    expect(await page.locator('#matched .meta').textContent()).toContain('interleaved');
+    expect(requests).toEqual([`${gw.url}/models/stories260K/comparison`]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
+
+describe('the page on a gateway with API keys', () => {
+  const KEY = 'comparison-page-admin-key-0123456789';
+  let keyed: TestGateway;
+  beforeAll(async () => {
+    keyed = await startGateway({}, { auth: { mode: 'keys', adminKey: KEY, db: null } });
+  });
+  afterAll(() => keyed?.close());
+
+  it('signs in with a form, keeps the key out of URLs, refreshes itself, follows window links, signs out', async () => {
+    const page = await browser.newPage();
+    const requests: { url: string; auth: string | undefined }[] = [];
+    const errors: string[] = [];
+    page.on('request', (r) => requests.push({ url: r.url(), auth: r.headers().authorization }));
+    page.on('console', (m) => { if ((m.type() === 'error' || m.type() === 'warning') && !/status of 401/.test(m.text())) errors.push(m.text()); });
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${keyed.url}/models/stories260K/comparison?refresh=1`);
+    await page.locator('#sign-in').waitFor({ state: 'visible' });
+    expect(await page.locator('#content').isVisible()).toBe(false);
+    expect(await page.locator('#comparison').count()).toBe(0);
+
+    await page.fill('#api-key', 'fg-not-the-key');
+    await page.click('#sign-in button[type=submit]');
+    await expect.poll(() => page.locator('#sign-in-error').textContent()).toContain('refused');
+    expect(await page.evaluate(() => sessionStorage.getItem('flatgate.apiKey'))).toBeNull();
+
+    await page.fill('#api-key', KEY);
+    await page.click('#sign-in button[type=submit]');
+    await page.locator('#comparison').waitFor();
+    expect(await page.locator('#sign-in').isVisible()).toBe(false);
+    expect(await page.locator('#sign-out').isVisible()).toBe(true);
+    expect(await page.evaluate(() => sessionStorage.getItem('flatgate.apiKey'))).toBe(KEY);
+    expect(await page.inputValue('#api-key')).toBe('');
+    expect(await cellOf(page, 'stories260K', 'requests').textContent()).toBe('0');
+
+    // traffic from elsewhere shows up without a reload
+    const keyedClient = new OpenAI({ baseURL: `${keyed.url}/v1`, apiKey: KEY, maxRetries: 0 });
+    for (let i = 0; i < 3; i++) await keyedClient.completions.create({ model: 'stories260K', prompt: `Lily ${i}`, max_tokens: 4, temperature: 0 });
+    await expect.poll(() => cellOf(page, 'stories260K', 'requests').textContent(), { timeout: 10_000 }).toBe('3');
+
+    // a reload in the same tab stays signed in; a window link changes the window, not the page
+    await page.reload();
+    await page.locator('#comparison').waitFor();
+    expect(await page.locator('#sign-in').isVisible()).toBe(false);
+    await page.click('a[data-window="300"]');
+    await expect.poll(() => page.locator('#window').textContent()).toBe('5 min');
+    expect(new URL(page.url()).searchParams.get('window')).toBe('300');
+    expect(await page.locator('a[data-window="300"]').getAttribute('aria-current')).not.toBeNull();
+
+    await page.click('#sign-out');
+    expect(await page.locator('#sign-in').isVisible()).toBe(true);
+    expect(await page.locator('#content').isVisible()).toBe(false);
+    expect(await page.evaluate(() => sessionStorage.getItem('flatgate.apiKey'))).toBeNull();
+
+    // the key travelled only in the Authorization header of the JSON requests, never in a URL
+    expect(requests.every((r) => !r.url.includes(KEY) && !decodeURIComponent(r.url).includes(KEY))).toBe(true);
+    const data = requests.filter((r) => r.url.includes('/v1/models/stories260K/comparison'));
+    expect(data.length).toBeGreaterThanOrEqual(4);
+    expect(data.filter((r) => r.auth === `Bearer ${KEY}`).length).toBeGreaterThanOrEqual(3);
+    expect(requests.filter((r) => r.auth !== undefined && !r.url.includes('/v1/models/stories260K/comparison?format=json'))).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
