@@ -198,10 +198,10 @@ describe('GET /v1/models/:id/comparison as a page', () => {
 describe('what makes the comparison fair, or says it is not', () => {
   it('formats durations, counts and sizes with three significant digits', async () => {
     const { page } = await open({ url: `${gw.url}/models/stories260K/comparison` });
-    const got = await page.evaluate(() => {
-      const f = (window as unknown as { flatgateFormat: Record<string, (x: number) => string> }).flatgateFormat;
-      return [f.seconds(0.0123456), f.seconds(0.000412), f.seconds(0.9996), f.seconds(1.23456), f.count(999), f.count(259_584), f.count(124_700_000), f.bytes(512), f.bytes(1_048_576 * 1.5)];
-    });
+    const got = await page.evaluate(`(() => {
+      const f = window.flatgateFormat;
+      return [f.seconds(0.0123456), f.seconds(0.000412), f.seconds(0.9996), f.seconds(1.23456), f.count(999), f.count(259584), f.count(124700000), f.bytes(512), f.bytes(1048576 * 1.5)];
+    })()`);
     expect(got).toEqual(['12.3 ms', '0.412 ms', '1000 ms', '1.23 s', '999', '260K', '125M', '512 B', '1.5 MiB']);
     await page.close();
   });
@@ -278,14 +278,14 @@ describe('the page on a gateway with API keys', () => {
     await page.fill('#api-key', 'fg-not-the-key');
     await page.click('#sign-in button[type=submit]');
     await expect.poll(() => page.locator('#sign-in-error').textContent()).toContain('refused');
-    expect(await page.evaluate(() => sessionStorage.getItem('flatgate.apiKey'))).toBeNull();
+    expect(await page.evaluate('sessionStorage.getItem("flatgate.apiKey")')).toBeNull();
 
     await page.fill('#api-key', KEY);
     await page.click('#sign-in button[type=submit]');
     await page.locator('#comparison').waitFor();
     expect(await page.locator('#sign-in').isVisible()).toBe(false);
     expect(await page.locator('#sign-out').isVisible()).toBe(true);
-    expect(await page.evaluate(() => sessionStorage.getItem('flatgate.apiKey'))).toBe(KEY);
+    expect(await page.evaluate('sessionStorage.getItem("flatgate.apiKey")')).toBe(KEY);
     expect(await page.inputValue('#api-key')).toBe('');
     expect(await cellOf(page, 'stories260K', 'requests').textContent()).toBe('0');
 
@@ -306,7 +306,7 @@ describe('the page on a gateway with API keys', () => {
     await page.click('#sign-out');
     expect(await page.locator('#sign-in').isVisible()).toBe(true);
     expect(await page.locator('#content').isVisible()).toBe(false);
-    expect(await page.evaluate(() => sessionStorage.getItem('flatgate.apiKey'))).toBeNull();
+    expect(await page.evaluate('sessionStorage.getItem("flatgate.apiKey")')).toBeNull();
 
     // the key travelled only in the Authorization header of the JSON requests, never in a URL
     expect(requests.every((r) => !r.url.includes(KEY) && !decodeURIComponent(r.url).includes(KEY))).toBe(true);
