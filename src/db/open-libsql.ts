@@ -24,7 +24,8 @@ export interface OpenDb {
  */
 export async function openLibsql(url: string, authToken?: string | null): Promise<OpenDb> {
   if (url.startsWith('file:')) await mkdir(dirname(url.slice(5)), { recursive: true });
-  const client = createClient({ url, authToken: authToken ?? undefined });
+  // `timeout` is the busy timeout of every pooled connection (a PRAGMA below reaches only the first one)
+  const client = createClient({ url, authToken: authToken ?? undefined, timeout: 5000 });
   await client.execute('PRAGMA busy_timeout = 5000');
   await client.execute('PRAGMA foreign_keys = ON');
   if (url.startsWith('file:')) await client.execute('PRAGMA journal_mode = WAL');

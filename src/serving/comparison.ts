@@ -9,7 +9,7 @@ import { countParams } from '../model/types.ts';
 import { judgeMix, mixOf, type Mix } from './comparison-mix.ts';
 import type { ModelPool, ServedModel } from './model-pool.ts';
 import { cdfPoints, emptySeries, mergeRows, sketchPercentiles, timeSeries, type MergedMeasures, type TimePoint } from './summary-read.ts';
-import { LENGTH_BUCKETS, MINUTE_MS, type SummaryRecorder, type SummaryRow } from './summaries.ts';
+import { HOUR_MS, LENGTH_BUCKETS, MINUTE_MS, type SummaryRecorder, type SummaryRow } from './summaries.ts';
 
 type Percentiles = ReturnType<typeof sketchPercentiles>;
 
@@ -137,9 +137,13 @@ function agreement(byVariant: Map<string, MergedMeasures>, a: string, b: string)
 
 const ratio = (a: number | null | undefined, b: number | null | undefined) => (typeof a === 'number' && typeof b === 'number' && b !== 0 ? a / b : null);
 
-/** The time-axis bucket for a window: whole minutes, about 60 points at most. */
+/**
+ * The time-axis bucket for a window, about 60 points at most: whole minutes up to 2 hours, whole hours
+ * beyond (hours older than two are kept as one merged row each).
+ */
 export function bucketMsOf(windowSeconds: number): number {
-  return Math.max(1, Math.ceil((windowSeconds * 1000) / MINUTE_MS / 60)) * MINUTE_MS;
+  const unit = windowSeconds > 7200 ? HOUR_MS : MINUTE_MS;
+  return Math.max(1, Math.ceil((windowSeconds * 1000) / unit / 60)) * unit;
 }
 
 function ratiosOf(c: VariantComparison, base: VariantComparison): Record<string, number | null> {
@@ -163,17 +167,19 @@ function ratiosOf(c: VariantComparison, base: VariantComparison): Record<string,
 }
 
 /**
- * Builds the comparison of `id`'s family over the last `windowSeconds` (rounded out to whole minutes).
+ * Builds the comparison of `id`'s family over the last `windowSeconds` (rounded out to whole minutes, or
+ * whole hours past 2 hours).
  * @example const table = await compareVariants(pool, sources, 'stories260K', 3600);
  */
 export async function compareVariants(pool: ModelPool, sources: ComparisonSources, id: string, windowSeconds: number, now = Date.now()) {
   const root = pool.get(id);
   const family = pool.family(root.info.parent ?? root.id);
   const original = family.find((m) => m.info.parent === null) ?? family[0];
-  const since = Math.floor((now - windowSeconds * 1000) / MINUTE_MS) * MINUTE_MS;
+  const bucketMs = bucketMsOf(windowSeconds);
+  const unit = bucketMs % HOUR_MS === 0 ? HOUR_MS : MINUTE_MS;
+  const since = Math.floor((now - windowSeconds * 1000) / unit) * unit;
   const rows = await sources.summaries(family.map((m) => m.id), since);
   const byVariant = mergeRows(rows);
-  const bucketMs = bucketMsOf(windowSeconds);
   const series = timeSeries(rows, since, now, bucketMs);
   const columns: VariantComparison[] = [];
   for (const m of family) {

@@ -6,7 +6,7 @@ import { openLibsql } from '../db/open-libsql.ts';
 import { dbSummaryStore } from '../db/queries/request-summaries.ts';
 import type { RequestSample } from './metrics.ts';
 import { cdfPoints, mergeRows, sketchPercentiles, timeSeries } from './summary-read.ts';
-import { lengthBucket, MemorySummaryStore, MINUTE_MS, SummaryRecorder } from './summaries.ts';
+import { HOUR_MS, lengthBucket, mergeHour, MemorySummaryStore, MINUTE_MS, ROLLUP_GATEWAY, SummaryRecorder, WRITE_HORIZON_MS } from './summaries.ts';
 
 /** A seeded generator (mulberry32), so the samples are the same on every run. */
 function rng(seed: number): () => number {
@@ -139,5 +139,68 @@ describe('per-minute request summaries', () => {
     now += 11 * MINUTE_MS;
     await rec.flush();
     expect(await count()).toBe(0);
+  });
+
+  it('compacts closed hours into one row per variant and measure, exactly, once even when two gateways compact at once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fg-summ-'));
+    dirs.push(dir);
+    const url = `file:${join(dir, 'db.sqlite')}`;
+    const a = await openLibsql(url);
+    const b = await openLibsql(url);
+    const t0 = 1_700_000_000_000 - (1_700_000_000_000 % HOUR_MS);
+    let now = t0;
+    const recs = ['gw-a', 'gw-b'].map((g, i) => new SummaryRecorder(dbSummaryStore([a, b][i].db), g, 30 * 86_400_000, () => now));
+    const r = rng(11);
+    const all: RequestSample[] = [];
+    // 3 hours, a request every 2 minutes on each gateway
+    for (let m = 0; m < 180; m += 2) {
+      now = t0 + m * MINUTE_MS;
+      for (const rec of recs) {
+        const s = sample(r, now, 'm');
+        all.push(s);
+        rec.sample(s);
+      }
+      now += MINUTE_MS;
+      await Promise.all(recs.map((rec) => rec.flush()));
+    }
+    const before = await dbSummaryStore(a.db).read(['m'], 0);
+    const exact = mergeRows(before).get('m')!;
+    // two gateways compact the first two hours at the same time
+    const cut = t0 + 2 * HOUR_MS;
+    const counts = await Promise.all([dbSummaryStore(a.db).compact(cut, mergeHour), dbSummaryStore(b.db).compact(cut, mergeHour)]);
+    expect(counts.every((n) => n >= 0)).toBe(true);
+    const after = await dbSummaryStore(a.db).read(['m'], 0);
+    expect(after.length).toBeLessThan(before.length / 2);
+    expect(new Set(after.filter((x) => x.minute < cut).map((x) => x.gateway))).toEqual(new Set([ROLLUP_GATEWAY]));
+    expect(after.filter((x) => x.minute < cut).every((x) => x.minute % HOUR_MS === 0)).toBe(true);
+    const merged = mergeRows(after).get('m')!;
+    for (const [measure, m] of exact) {
+      expect(merged.get(measure)!.count, measure).toBe(m.count);
+      expect(merged.get(measure)!.sum, measure).toBeCloseTo(m.sum, 9);
+      if (m.sketch) for (const q of [0.5, 0.95, 0.99]) expect(merged.get(measure)!.sketch!.getValueAtQuantile(q)).toBe(m.sketch.getValueAtQuantile(q));
+    }
+    expect(merged.get('requests')!.count).toBe(all.length);
+    const hours = timeSeries(after, t0, t0 + 3 * HOUR_MS, HOUR_MS).get('m')!;
+    expect(hours.map((h) => h.requests)).toEqual([60, 60, 60]);
+    // compacting again changes nothing
+    await dbSummaryStore(b.db).compact(cut, mergeHour);
+    expect(mergeRows(await dbSummaryStore(b.db).read(['m'], 0)).get('m')!.get('requests')!.count).toBe(all.length);
+    a.close();
+    b.close();
+  });
+
+  it('drops a minute it could not write within the horizon rather than count it twice', async () => {
+    const store = new MemorySummaryStore();
+    let now = 100 * MINUTE_MS;
+    let fail = true;
+    const rec = new SummaryRecorder({ upsert: (rows) => (fail ? Promise.reject(new Error('down')) : store.upsert(rows)), read: store.read.bind(store), sweep: store.sweep.bind(store) }, 'gw', 86_400_000, () => now);
+    rec.sample({ model: 'm', variant: 'm', at: now, queue: 0, ttft: null, itl: [], e2e: 0.1, promptTokens: 1, completionTokens: 0 });
+    await expect(rec.flush()).rejects.toThrow('down');
+    now += WRITE_HORIZON_MS + MINUTE_MS;
+    fail = false;
+    await rec.flush();
+    rec.sample({ model: 'm', variant: 'm', at: now, queue: 0, ttft: null, itl: [], e2e: 0.1, promptTokens: 1, completionTokens: 0 });
+    await rec.flush();
+    expect(mergeRows(await store.read(['m'], 0)).get('m')!.get('requests')!.count).toBe(1);
   });
 });

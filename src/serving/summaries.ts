@@ -12,6 +12,15 @@ import type { RequestSample } from './metrics.ts';
 export const RELATIVE_ACCURACY = 0.01;
 /** Summaries are kept per minute (Unix ms of the minute's start). */
 export const MINUTE_MS = 60_000;
+export const HOUR_MS = 3_600_000;
+/** The gateway id of rows that merge every gateway's minutes of one hour (written by compaction). */
+export const ROLLUP_GATEWAY = '*';
+/**
+ * Hours that ended this long ago are compacted into one row per (variant, measure); a gateway never
+ * writes minutes older than WRITE_HORIZON_MS, so no minute is counted both in a rollup and again.
+ */
+export const COMPACT_AFTER_MS = 2 * HOUR_MS;
+export const WRITE_HORIZON_MS = HOUR_MS;
 
 /** One stored summary: one measure of one variant over one minute, as one gateway saw it. */
 export interface SummaryRow {
@@ -33,6 +42,11 @@ export interface SummaryStore {
   read(variants: readonly string[], since: number): Promise<SummaryRow[]>;
   /** Deletes rows of minutes before `before`; returns how many went. */
   sweep(before: number): Promise<number>;
+  /**
+   * Replaces, hour by hour and each hour in one transaction, every row of the hours that end before
+   * `before` with the rows `merge` makes of them. Returns the hours compacted.
+   */
+  compact?(before: number, merge: (rows: SummaryRow[], hour: number) => SummaryRow[]): Promise<number>;
 }
 
 /** Upper bounds of the prompt- and output-length buckets (tokens); the last bucket is open. */
@@ -169,6 +183,9 @@ export class SummaryRecorder {
   }
 
   private async flushNow(): Promise<void> {
+    // past the horizon its hour may be compacted: writing it again would count it twice, so it is dropped
+    const horizon = this.clock() - WRITE_HORIZON_MS;
+    for (const key of this.cells.keys()) if (Number(key.split('\u0000')[0]) < horizon) this.cells.delete(key);
     const rows: SummaryRow[] = [];
     const written: Cell[] = [];
     for (const [key, cell] of this.cells) {
@@ -190,6 +207,7 @@ export class SummaryRecorder {
     if (now - this.lastSweep > 10 * MINUTE_MS) {
       this.lastSweep = now;
       await this.store.sweep(now - this.retentionMs);
+      await this.store.compact?.(Math.floor((now - COMPACT_AFTER_MS) / HOUR_MS) * HOUR_MS, mergeHour);
     }
   }
 
@@ -205,6 +223,26 @@ export class SummaryRecorder {
     this.timer = null;
     await this.flush();
   }
+}
+
+/**
+ * Merges every row of one hour (every gateway's minutes, and an earlier rollup) into one row per
+ * (variant, measure) under ROLLUP_GATEWAY: counts and sums added, sketches merged.
+ */
+export function mergeHour(rows: SummaryRow[], hour: number): SummaryRow[] {
+  const merged = new Map<string, { row: SummaryRow; sketch: DDSketch | null }>();
+  for (const r of rows) {
+    const key = `${r.variant}\u0000${r.measure}`;
+    let m = merged.get(key);
+    if (!m) {
+      m = { row: { gateway: ROLLUP_GATEWAY, minute: hour, variant: r.variant, measure: r.measure, count: 0, sum: 0, sketch: null }, sketch: null };
+      merged.set(key, m);
+    }
+    m.row.count += r.count;
+    m.row.sum += r.sum;
+    if (r.sketch !== null) (m.sketch ??= newSketch()).merge(decodeSketch(r.sketch));
+  }
+  return [...merged.values()].map(({ row, sketch }) => ({ ...row, sketch: sketch ? encodeSketch(sketch) : null }));
 }
 
 /** Summaries in memory: for an app without a database (tests, the bare serving app). */

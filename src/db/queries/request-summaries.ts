@@ -2,7 +2,7 @@
  * @module Queries on `request_summaries`: a gateway's per-minute summaries written as upserts on
  * (gateway, minute, variant, measure), every gateway's rows read back for a window, old minutes swept.
  */
-import { and, gte, inArray, lt, sql } from 'drizzle-orm';
+import { and, gte, inArray, lt, ne, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { requestSummaries } from '../schema.ts';
 
@@ -50,6 +50,37 @@ export async function sweepSummaries(db: Db, before: number): Promise<number> {
   return gone.length;
 }
 
+const HOUR_MS = 3_600_000;
+
+/** The batch call libsql's and D1's drizzle databases share (not on the driver-neutral type). */
+type Batchable = { batch(queries: unknown[]): Promise<unknown> };
+
+/**
+ * Compacts every hour that ends before `before` and still has per-gateway minute rows: its rows are read
+ * and replaced by what `merge` makes of them, the delete and the inserts in one batch (one transaction
+ * that never yields mid-way). Gateways never write minutes that old (serving/summaries.ts
+ * WRITE_HORIZON_MS), so two gateways compacting at once read the same rows and write the same rollup.
+ * Returns the hours compacted.
+ */
+export async function compactSummaries(db: Db, before: number, rollup: string, merge: (rows: SummaryRecord[], hour: number) => SummaryRecord[]): Promise<number> {
+  const t = requestSummaries;
+  const hours = await db
+    .selectDistinct({ hour: sql<number>`(${t.minute} / ${sql.raw(String(HOUR_MS))}) * ${sql.raw(String(HOUR_MS))}` })
+    .from(t)
+    .where(and(lt(t.minute, before), ne(t.gateway, rollup)));
+  for (const { hour } of hours) {
+    const inHour = and(gte(t.minute, hour), lt(t.minute, hour + HOUR_MS));
+    const rows = await db.select({ gateway: t.gateway, minute: t.minute, variant: t.variant, measure: t.measure, count: t.count, sum: t.sum, sketch: t.sketch }).from(t).where(inHour);
+    if (!rows.some((r) => r.gateway !== rollup)) continue;
+    const now = Date.now();
+    const merged = merge(rows, hour).map((r) => ({ ...r, updatedAt: now }));
+    const inserts = [];
+    for (let i = 0; i < merged.length; i += CHUNK) inserts.push(db.insert(t).values(merged.slice(i, i + CHUNK)).onConflictDoNothing());
+    await (db as unknown as Batchable).batch([db.delete(t).where(inHour), ...inserts]);
+  }
+  return hours.length;
+}
+
 /** Deletes every row of `variants` (when a model is deleted, so a new model of the same name starts clean). */
 export async function deleteSummariesOf(db: Db, variants: readonly string[]): Promise<void> {
   if (variants.length) await db.delete(requestSummaries).where(inArray(requestSummaries.variant, [...variants]));
@@ -61,5 +92,6 @@ export function dbSummaryStore(db: Db) {
     upsert: (rows: readonly SummaryRecord[]) => upsertSummaries(db, rows),
     read: (variants: readonly string[], since: number) => readSummaries(db, variants, since),
     sweep: (before: number) => sweepSummaries(db, before),
+    compact: (before: number, merge: (rows: SummaryRecord[], hour: number) => SummaryRecord[]) => compactSummaries(db, before, '*', merge), // '*': ROLLUP_GATEWAY (serving/summaries.ts)
   };
 }
