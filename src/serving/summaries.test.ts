@@ -6,7 +6,7 @@ import { openLibsql } from '../db/open-libsql.ts';
 import { dbSummaryStore } from '../db/queries/request-summaries.ts';
 import type { RequestSample } from './metrics.ts';
 import { cdfPoints, mergeRows, sketchPercentiles, timeSeries } from './summary-read.ts';
-import { HOUR_MS, lengthBucket, mergeHour, MemorySummaryStore, MINUTE_MS, ROLLUP_GATEWAY, SummaryRecorder, WRITE_HORIZON_MS } from './summaries.ts';
+import { decodeSketch, encodeSketch, HOUR_MS, lengthBucket, mergeEncoded, mergeHour, newSketch, MemorySummaryStore, MINUTE_MS, ROLLUP_GATEWAY, SummaryRecorder, WRITE_HORIZON_MS } from './summaries.ts';
 
 /** A seeded generator (mulberry32), so the samples are the same on every run. */
 function rng(seed: number): () => number {
@@ -44,6 +44,22 @@ afterEach(async () => {
 });
 
 describe('per-minute request summaries', () => {
+  it('merging a stored sketch straight into another gives what the library\'s fromProto + merge give', () => {
+    const r = rng(3);
+    const fast = newSketch();
+    const slow = newSketch();
+    for (let k = 0; k < 20; k++) {
+      const s = newSketch();
+      for (let i = 0; i < 1 + k * 7; i++) s.accept(k % 5 === 0 && i % 3 === 0 ? 0 : 1e-4 * Math.exp(10 * r()));
+      const text = encodeSketch(s);
+      mergeEncoded(fast, text);
+      slow.merge(decodeSketch(text));
+    }
+    expect(fast.count).toBe(slow.count);
+    expect(fast.zeroCount).toBe(slow.zeroCount);
+    for (let q = 0; q <= 1; q += 0.01) expect(fast.getValueAtQuantile(q)).toBe(slow.getValueAtQuantile(q));
+  });
+
   it('buckets lengths', () => {
     expect([0, 1, 16, 17, 64, 65, 256, 1024, 1025].map(lengthBucket)).toEqual(['0', '1-16', '1-16', '17-64', '17-64', '65-256', '65-256', '257-1024', '1025+']);
   });

@@ -3,7 +3,7 @@
  * and sums added exactly, sketches merged), and per time bucket for the comparison's time axis.
  */
 import type { DDSketch } from '@datadog/sketches-js';
-import { decodeSketch, MINUTE_MS, newSketch, type SummaryRow } from './summaries.ts';
+import { mergeEncoded, MINUTE_MS, newSketch, type SummaryRow } from './summaries.ts';
 
 /** One measure merged over gateways and minutes. */
 export interface Merged {
@@ -25,7 +25,7 @@ function mergeInto(target: Map<string, Merged>, r: SummaryRow): void {
   m.sum += r.sum;
   if (r.sketch !== null) {
     m.sketch ??= newSketch();
-    m.sketch.merge(decodeSketch(r.sketch));
+    mergeEncoded(m.sketch, r.sketch);
   }
 }
 
