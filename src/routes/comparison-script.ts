@@ -213,10 +213,11 @@ export const COMPARISON_APP_SCRIPT = String.raw`
     t.append(h('thead', {}, h('tr', {}, ...['variant', 'requests', 'TTFT p50', 'ITL p50', 'end-to-end p50', 'tokens/s (decode)', 'tokens/s (prefill)', 'decode ratio'].map((x) => h('th', { scope: 'col' }, x)))));
     const tb = h('tbody');
     for (const v of m.variants || []) {
+      const l = v.latency || {};
       tb.append(h('tr', { 'data-variant': v.id }, h('th', { scope: 'row' }, v.id),
-        cell(v, 'requests', v.requests, String), cell(v, 'ttft.p50', v.ttft && v.ttft.p50, fmt.seconds), cell(v, 'itl.p50', v.itl && v.itl.p50, fmt.seconds),
-        cell(v, 'e2e.p50', v.e2e && v.e2e.p50, fmt.seconds), cell(v, 'tokens_per_second', v.tokens_per_second, fmt.tps),
-        cell(v, 'prefill_tokens_per_second', v.prefill_tokens_per_second, fmt.tps), cell(v, 'ratio.tokens_per_second', v.ratios && v.ratios.tokens_per_second, fmt.times)));
+        cell(v, 'requests', l.requests, String), cell(v, 'ttft.p50', l.ttft && l.ttft.p50, fmt.seconds), cell(v, 'itl.p50', l.itl && l.itl.p50, fmt.seconds),
+        cell(v, 'e2e.p50', l.e2e && l.e2e.p50, fmt.seconds), cell(v, 'tokens_per_second', l.tokens_per_second, fmt.tps),
+        cell(v, 'prefill_tokens_per_second', l.prefill_tokens_per_second, fmt.tps), cell(v, 'ratio.tokens_per_second', v.ratios && v.ratios.tokens_per_second, fmt.times)));
     }
     t.append(tb);
     box.append(t);

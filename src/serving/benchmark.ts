@@ -42,7 +42,7 @@ export class MemoryBenchmarkStore implements BenchmarkStore {
 }
 
 /** One variant's row of a benchmark (exact percentiles of its samples, seconds and tokens/s). */
-function summarize(id: string, rows: RequestSample[]) {
+function summarize(rows: RequestSample[]) {
   let decodeTokens = 0;
   let decodeSeconds = 0;
   let prefillTokens = 0;
@@ -57,7 +57,6 @@ function summarize(id: string, rows: RequestSample[]) {
     prefillSeconds += r.ttft - r.queue;
   }
   return {
-    id,
     requests: rows.length,
     completion_tokens: rows.reduce((s, r) => s + r.completionTokens, 0),
     ttft: percentiles(rows.flatMap((r) => (r.ttft === null ? [] : [r.ttft]))),
@@ -100,8 +99,8 @@ export async function runBenchmark(deps: InferenceDeps, id: string, opts: Benchm
       }));
     }
   }
-  const variants = family.map((m) => summarize(m.id, metrics.window(m.id)));
-  const base = variants.find((v) => v.id === original.id)!;
+  const variants = family.map((m) => ({ id: m.id, latency: summarize(metrics.window(m.id)) }));
+  const base = variants.find((v) => v.id === original.id)!.latency;
   const ratio = (a: number | null, b: number | null) => (a !== null && b !== null && b !== 0 ? a / b : null);
   const result = {
     object: 'benchmark',
@@ -110,8 +109,9 @@ export async function runBenchmark(deps: InferenceDeps, id: string, opts: Benchm
     seconds: (Date.now() - started) / 1000,
     settings: { requests: opts.requests, concurrency: opts.concurrency, max_tokens: opts.maxTokens, prompts: opts.prompts, interleaved: true },
     schedule,
-    variants: variants.map((v) => ({
-      ...v,
+    variants: variants.map(({ id, latency: v }) => ({
+      id,
+      latency: v,
       ratios: {
         ttft_p50: ratio(v.ttft.p50, base.ttft.p50),
         itl_p50: ratio(v.itl.p50, base.itl.p50),

@@ -217,9 +217,9 @@ describe('what makes the comparison fair, or says it is not', () => {
 
     const bench = await fetch(`${gw.url}/v1/models/stories260K/benchmark`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests: 4, concurrency: 2, max_tokens: 8 }) });
     expect(bench.status).toBe(200);
-    const result = (await bench.json()) as { schedule: string[]; variants: { id: string; requests: number; tokens_per_second: number }[] };
+    const result = (await bench.json()) as { schedule: string[]; variants: { id: string; latency: { requests: number; tokens_per_second: number } }[] };
     expect(result.schedule).toEqual(['stories260K×2', `${VARIANT}×2`, `${VARIANT}×2`, 'stories260K×2']);
-    expect(result.variants.map((v) => [v.id, v.requests])).toEqual([['stories260K', 4], [VARIANT, 4]]);
+    expect(result.variants.map((v) => [v.id, v.latency.requests])).toEqual([['stories260K', 4], [VARIANT, 4]]);
 
     const json = (await (await fetch(`${gw.url}/v1/models/stories260K/comparison`)).json()) as Comparison;
     expect(json.matched_workload).toEqual(result);
@@ -247,7 +247,7 @@ describe('what makes the comparison fair, or says it is not', () => {
     expect(await cellOf(page, VARIANT, 'error_rate').textContent()).toBe(`${(variant.latency.error_rate! * 100).toFixed(1)}%`);
     expect(await page.locator('[data-plot="time:errors"] g.points[data-variant] circle').count()).toBeGreaterThan(0);
     expect(await page.locator('#matched-table tbody tr').count()).toBe(2);
-    expect(Number(await page.locator(`#matched-table tr[data-variant="${VARIANT}"] td[data-metric="tokens_per_second"]`).getAttribute('data-value'))).toBe(result.variants[1].tokens_per_second);
+    expect(Number(await page.locator(`#matched-table tr[data-variant="${VARIANT}"] td[data-metric="tokens_per_second"]`).getAttribute('data-value'))).toBe(result.variants[1].latency.tokens_per_second);
     expect(await page.locator('#matched .meta').textContent()).toContain('interleaved');
     expect(requests).toEqual([`${gw.url}/models/stories260K/comparison`]);
     expect(errors).toEqual([]);
