@@ -4,9 +4,18 @@
  * verdicts, the fairness notice, the table, the time axis, the request mix, the matched workload and the
  * plots. Self-contained (inline CSS and JS, no external assets; the CSP allows fetches to this origin only).
  */
+import { InvalidRequest } from '../errors.ts';
 import type { compareVariants } from '../serving/comparison.ts';
 import { COMPARISON_PLOTS_SCRIPT } from './comparison-plots.ts';
 import { COMPARISON_APP_SCRIPT } from './comparison-script.ts';
+
+/** Seconds of traffic a comparison covers: `?window=` (default one hour, at most 30 days). */
+export function windowOf(raw: string | undefined): number {
+  if (raw === undefined) return 3600;
+  const w = Number(raw);
+  if (!Number.isFinite(w) || w <= 0 || w > 30 * 86400) throw new InvalidRequest('window must be a number of seconds in (0, 2592000]', 'window');
+  return w;
+}
 
 /** The JSON of GET /v1/models/:id/comparison. */
 export type Comparison = Awaited<ReturnType<typeof compareVariants>>;

@@ -10,7 +10,7 @@ import { DEFAULT_BENCH_PROMPTS, runBenchmark } from '../serving/benchmark.ts';
 import { compareVariants, gatewaySources } from '../serving/comparison.ts';
 import type { InferenceDeps } from '../serving/inference.ts';
 import type { ServedModel } from '../serving/model-pool.ts';
-import { renderComparisonPage } from './comparison-page.ts';
+import { renderComparisonPage, windowOf } from './comparison-page.ts';
 import { canUse } from '../access/keys.ts';
 import { assertCanManage, assertCanUse, isAnonymous } from './auth.ts';
 import { benchmarkRequest, routeRequest } from './schemas.ts';
@@ -18,14 +18,6 @@ import { parseJson } from './validate.ts';
 
 function card(m: ServedModel) {
   return { id: m.id, object: 'model', created: m.created, owned_by: 'flatgate', parent: m.info.parent, root: m.info.parent ?? m.id };
-}
-
-/** Seconds of traffic a comparison covers: `?window=` (default one hour, at most 30 days). */
-function windowOf(raw: string | undefined): number {
-  if (raw === undefined) return 3600;
-  const w = Number(raw);
-  if (!Number.isFinite(w) || w <= 0 || w > 30 * 86400) throw new InvalidRequest('window must be a number of seconds in (0, 2592000]', 'window');
-  return w;
 }
 
 /** The comparison's sources in this app: every gateway's summaries, after writing this one's. */

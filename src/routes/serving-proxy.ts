@@ -11,6 +11,8 @@ import { variantsOfModel } from '../db/queries/variants.ts';
 import { publishedVariant } from '../jobs/published-variant.ts';
 import { InvalidRequest, ModelNotFound } from '../errors.ts';
 import type { CloudflareAppEnv } from '../platform/cloudflare.ts';
+import { isAnonymous } from './auth.ts';
+import { renderComparisonPage, windowOf } from './comparison-page.ts';
 
 /** The model's upload name: `name` for the original, `name:variant` for the others. */
 const rootName = (model: string) => model.split(':')[0];
@@ -80,5 +82,7 @@ export const servingProxyRoute = new Hono<CloudflareAppEnv>()
   .put('/v1/models/:id/route', withPathModel)
   .delete('/v1/models/:id/route', withPathModel)
   .get('/v1/models/:id/comparison', withPathModel)
-  .get('/models/:id/comparison', withPathModel)
+  // a browser without a key gets the page's shell here; the serving containers run without keys
+  .get('/models/:id/comparison', (c) =>
+    isAnonymous(c as never) ? c.html(renderComparisonPage(null, { model: c.req.param('id'), windowSeconds: windowOf(c.req.query('window')) })) : withPathModel(c))
   .post('/v1/models/:id/benchmark', withPathModel);

@@ -176,4 +176,18 @@ describe('the Worker under wrangler dev', () => {
     expect(seen.filter((r) => r.url === '/v1/worker/serve')).toHaveLength(1);
     expect((await json('/v1/chat/completions', { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: '{"messages":[]}' })).status).toBe(400);
   });
+
+  it('answers the comparison page without a key with its own shell: nothing reaches serving, whose nodes run without keys', async () => {
+    const before = seen.length;
+    for (const id of ['direct', 'no-such-model']) {
+      const res = await call(`/models/${id}/comparison`, { headers: { accept: 'text/html' } });
+      expect(res.status).toBe(200);
+      const html = await res.text();
+      expect(html).toContain('id="sign-in"');
+      expect(html).not.toContain('id="comparison-data"');
+    }
+    expect(seen.length).toBe(before);
+    expect((await call('/models/direct/comparison', { headers: { authorization: 'Bearer fg-not-a-key' } })).status).toBe(401);
+    expect((await call('/v1/models/direct/comparison')).status).toBe(401);
+  });
 });
