@@ -198,9 +198,11 @@ describe('per-minute request summaries', () => {
     expect(merged.get('requests')!.count).toBe(all.length);
     const hours = timeSeries(after, t0, t0 + 3 * HOUR_MS, HOUR_MS).get('m')!;
     expect(hours.map((h) => h.requests)).toEqual([60, 60, 60]);
-    // compacting again changes nothing
+    // compacting again changes nothing; the retention sweep drops whole rolled-up hours
     await dbSummaryStore(b.db).compact(cut, mergeHour);
     expect(mergeRows(await dbSummaryStore(b.db).read(['m'], 0)).get('m')!.get('requests')!.count).toBe(all.length);
+    await dbSummaryStore(b.db).sweep(t0 + HOUR_MS);
+    expect(mergeRows(await dbSummaryStore(b.db).read(['m'], 0)).get('m')!.get('requests')!.count).toBe(all.length - 60);
     a.close();
     b.close();
   });
