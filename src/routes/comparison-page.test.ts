@@ -15,7 +15,7 @@ const idle: Comparison = {
     {
       id: 'tiny', method: 'original', parent: null, layers: 2, params: 1234, bytes: 4936, evaluation: { ppl: 3 }, verdict: null, agreement: null, ratios: { layers: 1 }, series: [],
       mix: { requests: 0, scoring_share: null, prompt: {}, output: {}, mean_prompt_tokens: null, mean_completion_tokens: null },
-      latency: { requests: 0, errors: 0, aborted: 0, request_rate: 0, error_rate: null, queue: none, ttft: none, itl: none, e2e: none, ttft_by_prompt: {}, tokens_per_second: null, prefill_tokens_per_second: null, decode_tps: none, prefill_tps: none, cdf: { ttft: [], itl: [], e2e: [] } },
+      latency: { requests: 0, errors: 0, aborted: 0, request_rate: 0, error_rate: null, queue: none, ttft: none, itl: none, e2e: none, scoring: none, ttft_by_prompt: {}, tokens_per_second: null, prefill_tokens_per_second: null, decode_tps: none, prefill_tps: none, cdf: { ttft: [], itl: [], e2e: [] } },
     },
   ],
 };

@@ -109,6 +109,7 @@ export const COMPARISON_APP_SCRIPT = String.raw`
         lat.push([name + ' ' + q, key + '.' + q, (v) => L(v)[key][q], fmt.seconds, (v) => L(v)[key].n + ' samples']);
       }
     }
+    if (vs.some((v) => L(v).scoring && L(v).scoring.n > 0)) for (const q of ['p50', 'p95']) lat.push(['Prompt scoring ' + q, 'scoring.' + q, (v) => L(v).scoring[q], fmt.seconds, (v) => L(v).scoring.n + ' scored prompts']);
     lat.push(['Tokens/s (decode)', 'tokens_per_second', (v) => L(v).tokens_per_second, fmt.tps]);
     lat.push(['Tokens/s (prefill)', 'prefill_tokens_per_second', (v) => L(v).prefill_tokens_per_second, fmt.tps]);
     const buckets = [...new Set(vs.flatMap((v) => Object.keys(L(v).ttft_by_prompt || {})))];

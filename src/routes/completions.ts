@@ -7,21 +7,10 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../app-env.ts';
 import { InvalidRequest } from '../errors.ts';
-import { scorePrompt } from '../serving/completion.ts';
-import { runCompletion, type Target } from '../serving/inference.ts';
+import { runCompletion, scoreWithSlot } from '../serving/inference.ts';
 import { choiceParams, completionLogprobs, runChoices, toParams, usageOf, targetOf } from './run-choices.ts';
 import { completionRequest } from './schemas.ts';
 import { parseJson } from './validate.ts';
-
-/** Scores a prompt holding a slot of the variant's scheduler, like any other request on it. */
-async function scoreWithSlot(target: Target, prompt: string | readonly number[], topK: number, signal: AbortSignal) {
-  const slot = await target.served.scheduler.acquire(signal);
-  try {
-    return await scorePrompt(target.served, prompt, topK);
-  } finally {
-    slot.release();
-  }
-}
 
 /** The completions router. */
 export const completionsRoute = new Hono<AppEnv>().post('/v1/completions', async (c) => {
@@ -62,7 +51,7 @@ export const completionsRoute = new Hono<AppEnv>().post('/v1/completions', async
   const finished = await runChoices(c, target, params, n, arrival);
   const { tokenizer } = await target.served.loaded();
   const scoring = req.echo && req.logprobs != null;
-  const promptLogprobs = scoring ? await scoreWithSlot(target, req.prompt, req.logprobs ?? 0, c.req.raw.signal) : null;
+  const promptLogprobs = scoring ? await scoreWithSlot(c.var.inference, target, req.prompt, req.logprobs ?? 0, c.req.raw.signal) : null;
   const choices = finished.map((ch, index) => {
     let logprobs = null;
     if (req.logprobs != null) {

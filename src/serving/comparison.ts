@@ -25,11 +25,13 @@ export interface LatencySummary {
   ttft: Percentiles;
   itl: Percentiles;
   e2e: Percentiles;
+  /** The forward of prompt-scoring calls (`echo` + `logprobs`, max_tokens 0), which `e2e` does not include. */
+  scoring: Percentiles;
   /** TTFT per prompt-length bucket (tokens): compare like with like. */
   ttft_by_prompt: Record<string, Percentiles>;
   /** Generated tokens per second of decoding, over all requests: Σ(tokens - 1) / Σ(e2e - ttft). */
   tokens_per_second: number | null;
-  /** Prompt tokens per second of prefill, over all requests: Σ prompt / Σ(ttft - queue). */
+  /** Prompt tokens per second of prefill, over generations (Σ prompt / Σ(ttft - queue)) and scored prompts. */
   prefill_tokens_per_second: number | null;
   /** Per-request decode and prefill tokens/s. */
   decode_tps: Percentiles;
@@ -109,6 +111,7 @@ function latency(ms: MergedMeasures | undefined, windowSeconds: number): Latency
     ttft: sketchPercentiles(get('ttft')),
     itl: sketchPercentiles(get('itl')),
     e2e: sketchPercentiles(get('e2e')),
+    scoring: sketchPercentiles(get('scoring')),
     ttft_by_prompt: byPrompt,
     tokens_per_second: rate(get('decode_tokens')?.sum ?? 0, get('decode_seconds')?.sum ?? 0),
     prefill_tokens_per_second: rate(get('prefill_tokens')?.sum ?? 0, get('prefill_seconds')?.sum ?? 0),

@@ -4,7 +4,7 @@
  * record its timings, and sometimes run the other arm as a shadow to measure agreement.
  */
 import type { AbRoute, AbRouter } from './ab-router.ts';
-import { completeStream, type CompletionDelta, type CompletionEnd, type CompletionParams } from './completion.ts';
+import { completeStream, scorePrompt, type CompletionDelta, type CompletionEnd, type CompletionParams, type PromptLogprobs } from './completion.ts';
 import type { BenchmarkStore } from './benchmark.ts';
 import type { MetricsStore } from './metrics.ts';
 import type { ModelPool, ServedModel } from './model-pool.ts';
@@ -110,6 +110,23 @@ export async function* runCompletion(
   }
   maybeShadow(deps, target, end);
   return end;
+}
+
+/**
+ * Scores a prompt (`echo` + `logprobs`) holding a slot of the variant's scheduler, like any other request
+ * on it, and records the forward's time: the request itself is recorded by runCompletion, which does no
+ * forward for max_tokens 0.
+ */
+export async function scoreWithSlot(deps: InferenceDeps, target: Target, prompt: string | readonly number[], topK: number, signal?: AbortSignal): Promise<PromptLogprobs> {
+  const slot = await target.served.scheduler.acquire(signal);
+  try {
+    const start = performance.now();
+    const scored = await scorePrompt(target.served, prompt, topK);
+    deps.metrics.recordScoring(target.family, target.served.id, (performance.now() - start) / 1000, scored.tokens.length);
+    return scored;
+  } finally {
+    slot.release();
+  }
 }
 
 /** Starts a shadow run on another arm of the route, off the response path, when sampled. */

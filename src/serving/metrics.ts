@@ -31,6 +31,8 @@ export interface RequestSample {
 export interface MetricsObserver {
   sample(s: RequestSample): void;
   agreement(primary: string, shadow: string, top1: number, tokens: number): void;
+  /** A prompt-scoring forward (`echo` + `logprobs`): its seconds and the prompt's tokens. */
+  scoring?(model: string, variant: string, seconds: number, promptTokens: number): void;
 }
 
 const PREFIX = 'flatgate:';
@@ -141,6 +143,11 @@ export class MetricsStore {
   /** Samples of `variant` that ended at or after `since` (Unix ms). */
   window(variant: string, since = 0): RequestSample[] {
     return (this.samples.get(variant) ?? []).filter((s) => s.at >= since);
+  }
+
+  /** Records the forward of a scored prompt (the request itself is recorded by `record`). */
+  recordScoring(model: string, variant: string, seconds: number, promptTokens: number): void {
+    for (const o of this.observers) o.scoring?.(model, variant, seconds, promptTokens);
   }
 
   recordAgreement(primary: string, shadow: string, top1: number, tokens: number): void {

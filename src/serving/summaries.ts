@@ -213,6 +213,17 @@ export class SummaryRecorder {
     for (const [measure, value, sketched] of measuresOf(s)) this.add(minute, s.variant, measure, value, sketched);
   }
 
+  /** Adds a prompt-scoring forward: prefill work, and its own latency measure (MetricsStore observer). */
+  scoring(_model: string, variant: string, seconds: number, promptTokens: number): void {
+    const minute = Math.floor(this.clock() / MINUTE_MS) * MINUTE_MS;
+    this.add(minute, variant, 'scoring', seconds, true);
+    if (seconds > 0 && promptTokens > 0) {
+      this.add(minute, variant, 'prefill_tokens', promptTokens, false);
+      this.add(minute, variant, 'prefill_seconds', seconds, false);
+      this.add(minute, variant, 'prefill_tps', promptTokens / seconds, true);
+    }
+  }
+
   /** Adds a shadow run's agreement, under the shadow variant and naming the primary (MetricsStore observer). */
   agreement(primary: string, shadow: string, top1: number, tokens: number): void {
     const minute = Math.floor(this.clock() / MINUTE_MS) * MINUTE_MS;

@@ -229,6 +229,10 @@ describe('what makes the comparison fair, or says it is not', () => {
     expect(orig.mix.requests).toBe(origRows.length);
     expect(orig.mix.scoring_share).toBeCloseTo(origRows.filter((r) => r.kind === 'scoring').length / origRows.length, 12);
     expect(variant.mix.scoring_share).toBe(0);
+    // the scoring forward is timed on its own (the request's e2e ends before it)
+    expect(orig.latency.scoring.n).toBe(24);
+    expect(orig.latency.scoring.p50).toBeGreaterThan(0);
+    expect(variant.latency.scoring.n).toBe(0);
     expect(variant.latency.errors).toBe(1);
     expect(variant.latency.error_rate).toBeCloseTo(1 / gw.metrics.window(VARIANT).length, 12);
 
@@ -244,6 +248,7 @@ describe('what makes the comparison fair, or says it is not', () => {
     expect(await page.locator('#mix').locator(`td[data-variant="stories260K"][data-metric="mix.scoring"]`).textContent()).toBe(`${(orig.mix.scoring_share! * 100).toFixed(1)}%`);
     expect(await page.locator('#mix').locator(`td[data-variant="${VARIANT}"][data-metric="mix.scoring"]`).textContent()).toBe('0.0%');
     expect(await cellOf(page, VARIANT, 'errors').textContent()).toBe('1');
+    expect(Number(await cellOf(page, 'stories260K', 'scoring.p50').getAttribute('data-value'))).toBe(orig.latency.scoring.p50);
     expect(await cellOf(page, VARIANT, 'error_rate').textContent()).toBe(`${(variant.latency.error_rate! * 100).toFixed(1)}%`);
     expect(await page.locator('[data-plot="time:errors"] g.points[data-variant] circle').count()).toBeGreaterThan(0);
     expect(await page.locator('#matched-table tbody tr').count()).toBe(2);
