@@ -87,7 +87,8 @@ export async function* runCompletion(
       prev = now;
       yield r.value;
     }
-    outcome = 'ok';
+    // generation stops quietly when the client goes away
+    outcome = signal?.aborted ? 'aborted' : 'ok';
   } catch (err) {
     outcome = signal?.aborted ? 'aborted' : 'error';
     throw err;

@@ -212,6 +212,13 @@ describe('what makes the comparison fair, or says it is not', () => {
     for (let i = 0; i < 20; i++) await client.completions.create({ model: VARIANT, prompt: `Tom ${i}`, max_tokens: 6, temperature: 0 });
     const bad = await fetch(`${gw.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: VARIANT, prompt: 'Once', max_tokens: 4096 }) });
     expect(bad.status).toBe(400);
+    // a client that goes away mid-stream counts as aborted, not as an error
+    const abort = new AbortController();
+    const stream = await fetch(`${gw.url}/v1/completions`, { method: 'POST', signal: abort.signal, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: VARIANT, prompt: 'Once', max_tokens: 400, stream: true }) });
+    await stream.body!.getReader().read();
+    abort.abort();
+    const aborted = async () => ((await (await fetch(`${gw.url}/v1/models/stories260K/comparison`)).json()) as Comparison).variants[1].latency.aborted;
+    await expect.poll(aborted, { timeout: 10_000 }).toBe(1);
     const info = gw.pool.get(VARIANT).info;
     info.evaluation = { ...info.evaluation, verdict: { status: 'reject', reasons: ['piqa accuracy fell 7.5 points (more than 2 stderr)', 'perplexity 1.4x'] }, tasks: { piqa: { acc: 0.55, acc_stderr: 0.0786, n: 40 } } };
 
