@@ -30,6 +30,12 @@ export async function openLibsql(url: string, authToken?: string | null): Promis
   await client.execute('PRAGMA foreign_keys = ON');
   if (url.startsWith('file:')) await client.execute('PRAGMA journal_mode = WAL');
   const db = drizzle(client, { schema, casing: 'snake_case' });
-  await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+  try {
+    await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+  } catch (err) {
+    // two gateways starting on one new database race to migrate it: the loser finds it done on a retry
+    await new Promise((r) => setTimeout(r, 250));
+    await migrate(db, { migrationsFolder: MIGRATIONS_DIR }).catch(() => Promise.reject(err));
+  }
   return { db: db as unknown as Db, close: () => client.close() };
 }

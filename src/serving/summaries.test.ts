@@ -109,7 +109,8 @@ describe('per-minute request summaries', () => {
       expect(ms.get('completion_tokens')!.sum).toBe(mine.reduce((n, s) => n + s.completionTokens, 0));
       const buckets = [...ms.keys()].filter((k) => k.startsWith('prompt:'));
       expect(buckets.reduce((n, k) => n + ms.get(k)!.count, 0)).toBe(mine.length);
-      const values = { ttft: mine.flatMap((s) => (s.ttft === null ? [] : [s.ttft])), e2e: mine.map((s) => s.e2e), itl: mine.flatMap((s) => s.itl), queue: mine.map((s) => s.queue) };
+      const ok = mine.filter((s) => s.outcome === 'ok');
+      const values = { ttft: ok.flatMap((s) => (s.ttft === null ? [] : [s.ttft])), e2e: ok.map((s) => s.e2e), itl: ok.flatMap((s) => s.itl), queue: ok.map((s) => s.queue) };
       for (const [measure, xs] of Object.entries(values)) {
         const p = sketchPercentiles(ms.get(measure));
         expect(p.n).toBe(xs.length);

@@ -72,7 +72,8 @@ export type SummarySample = RequestSample;
 
 /**
  * The measures one request adds: [measure, value, sketched]. Counters add 1 to `count` and `value` to
- * `sum`; sketched measures also put `value` into the sketch.
+ * `sum`; sketched measures also put `value` into the sketch. Latency and throughput come only from
+ * requests that finished.
  */
 export function measuresOf(s: SummarySample): [string, number, boolean][] {
   const out: [string, number, boolean][] = [['requests', 1, false]];
@@ -82,6 +83,8 @@ export function measuresOf(s: SummarySample): [string, number, boolean][] {
   out.push([scoring ? 'kind:scoring' : 'kind:generation', 1, false]);
   out.push([`prompt:${lengthBucket(s.promptTokens)}`, 1, false], [`output:${lengthBucket(s.completionTokens)}`, 1, false]);
   out.push(['prompt_tokens', s.promptTokens, false], ['completion_tokens', s.completionTokens, false]);
+  // a failed or abandoned request is traffic, but its timings say nothing of the variant's speed
+  if (outcome !== 'ok') return out;
   out.push(['queue', s.queue, true], ['e2e', s.e2e, true]);
   if (s.ttft !== null) {
     out.push(['ttft', s.ttft, true], [`ttft|prompt:${lengthBucket(s.promptTokens)}`, s.ttft, true]);
