@@ -68,8 +68,9 @@ async function main(): Promise<void> {
     const child = worker;
     const exited = child && child.exitCode === null && child.signalCode === null ? new Promise((done) => child.once('exit', done)) : Promise.resolve();
     child?.kill('SIGTERM');
-    const flushed = summaries.stop().catch((err) => console.error('flatgate: cannot flush request summaries', err));
-    server.close(() => void Promise.all([exited, flushed]).then(() => platform.close()).finally(() => process.exit(0)));
+    // the last summaries are written once in-flight requests have finished
+    const flush = () => summaries.stop().catch((err) => console.error('flatgate: cannot flush request summaries', err));
+    server.close(() => void Promise.all([exited, flush()]).then(() => platform.close()).finally(() => process.exit(0)));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
