@@ -283,5 +283,10 @@ export const COMPARISON_APP_SCRIPT = String.raw`
     $('sign-out').hidden = !storedKey();
     render();
     status('as served at ' + data.generated_at + '; refreshes every ' + refreshMs / 1000 + ' s');
-  } else load();
+  } else if (storedKey()) load();
+  else {
+    // the shell is served only to a browser without a key on a gateway that wants one
+    showSignIn('');
+    status('sign in to see the comparison');
+  }
 `;

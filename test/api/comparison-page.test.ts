@@ -286,6 +286,7 @@ describe('the page on a gateway with API keys', () => {
     await page.locator('#sign-in').waitFor({ state: 'visible' });
     expect(await page.locator('#content').isVisible()).toBe(false);
     expect(await page.locator('#comparison').count()).toBe(0);
+    expect(requests.map((r) => r.url)).toEqual([`${keyed.url}/models/stories260K/comparison?refresh=1`]);
 
     await page.fill('#api-key', 'fg-not-the-key');
     await page.click('#sign-in button[type=submit]');
