@@ -20,7 +20,11 @@ import { openApiRoute } from './routes/openapi.ts';
 import type { Platform } from './platform/types.ts';
 import { AbRouter } from './serving/ab-router.ts';
 import type { InferenceDeps } from './serving/inference.ts';
+import { dbBenchmarkStore } from './db/queries/benchmark-results.ts';
+import { dbSummaryStore } from './db/queries/request-summaries.ts';
+import { MemoryBenchmarkStore, type BenchmarkStore } from './serving/benchmark.ts';
 import { MetricsStore } from './serving/metrics.ts';
+import { MemorySummaryStore, SummaryRecorder } from './serving/summaries.ts';
 import type { ModelPool } from './serving/model-pool.ts';
 
 /** What the app needs from its platform. */
@@ -28,6 +32,14 @@ export interface AppDeps {
   pool: ModelPool;
   router?: AbRouter;
   metrics?: MetricsStore;
+  /**
+   * This gateway's per-minute request summaries; default: written to the platform's database (memory
+   * without one) under a random gateway id, flushed when a comparison is read. The Node entry passes
+   * one it flushes on a timer and at shutdown.
+   */
+  summaries?: SummaryRecorder;
+  /** Where benchmarks are saved; default: the platform's database (memory without one). */
+  benchmarks?: BenchmarkStore;
   maxRequestBytes: number;
   /** Storage, database and job queue; without it the upload, job and model-details routes are absent. */
   platform?: Platform;
@@ -47,7 +59,12 @@ export interface AppDeps {
  */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const log = deps.log ?? ((msg, err) => console.error(msg, err));
-  const inference: InferenceDeps = { pool: deps.pool, router: deps.router ?? new AbRouter(), metrics: deps.metrics ?? new MetricsStore(), log, ensure: deps.ensureServed };
+  const metrics = deps.metrics ?? new MetricsStore();
+  const db = deps.platform?.db;
+  const summaries = deps.summaries ?? new SummaryRecorder(db ? dbSummaryStore(db) : new MemorySummaryStore(), `gw-${crypto.randomUUID().slice(0, 8)}`);
+  metrics.observe(summaries);
+  const benchmarks = deps.benchmarks ?? (db ? dbBenchmarkStore(db) : new MemoryBenchmarkStore());
+  const inference: InferenceDeps = { pool: deps.pool, router: deps.router ?? new AbRouter(), metrics, summaries, benchmarks, log, ensure: deps.ensureServed };
   const app = new Hono<AppEnv>();
   app.use('*', async (c, next) => {
     c.set('pool', deps.pool);

@@ -66,6 +66,9 @@ export interface Config {
   sweepBucket: boolean;
   /** Lifetime of presigned multipart uploads, in seconds. */
   presignedExpirySeconds: number;
+  /** How often a gateway writes its per-minute request summaries to the database, and how long they are kept. */
+  summaryFlushMs: number;
+  summaryRetentionMs: number;
   /** Job queue: lease length, attempts before dead letter, first retry delay (doubles each time). */
   jobs: { leaseMs: number; maxAttempts: number; retryBaseMs: number };
 }
@@ -174,6 +177,8 @@ export const SETTINGS = {
   sweepGraceMs: int('FLATGATE_SWEEP_GRACE_MS', 3_600_000, 0, 30 * 86_400_000, 'gateway', 'Age after which the start-up sweep removes staging objects, multipart uploads and model objects no row accounts for (ms).'),
   sweepBucket: flag('FLATGATE_SWEEP_BUCKET', true, 'gateway', 'Let the start-up sweep clean the bucket (only where this database is the bucket\'s truth; the Cloudflare serving containers turn it off).'),
   presignedExpirySeconds: int('FLATGATE_PRESIGNED_EXPIRY_S', 86_400, 1, 7 * 86_400, 'gateway', 'Lifetime of presigned multipart uploads, in seconds (also enforced on completion).'),
+  summaryFlushMs: int('FLATGATE_SUMMARY_FLUSH_MS', 10_000, 100, 3_600_000, 'gateway', 'How often a gateway writes its per-minute request summaries (the comparison\'s data) to the database, in ms.'),
+  summaryRetentionMs: custom('FLATGATE_SUMMARY_RETENTION_HOURS', '192 (8 days)', 'gateway', 'How long request summaries are kept, in hours (at least 25, so the 24 h window is whole).', (v, problems) => int('FLATGATE_SUMMARY_RETENTION_HOURS', 192, 25, 24 * 366, 'gateway', '').parse(v, problems) * 3_600_000),
   jobLeaseMs: int('FLATGATE_JOB_LEASE_MS', 60_000, 100, 86_400_000, 'gateway', 'A worker\'s lease on a job, renewed by heartbeats (ms).'),
   jobMaxAttempts: int('FLATGATE_JOB_MAX_ATTEMPTS', 3, 1, 100, 'gateway', 'Attempts before a job is dead-lettered and its model marked failed.'),
   jobRetryBaseMs: int('FLATGATE_JOB_RETRY_BASE_MS', 5_000, 0, 86_400_000, 'gateway', 'Delay before the first retry (ms; doubles each time).'),
@@ -227,6 +232,8 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     sweepGraceMs: v.sweepGraceMs,
     sweepBucket: v.sweepBucket,
     presignedExpirySeconds: v.presignedExpirySeconds,
+    summaryFlushMs: v.summaryFlushMs,
+    summaryRetentionMs: v.summaryRetentionMs,
     jobs: { leaseMs: v.jobLeaseMs, maxAttempts: v.jobMaxAttempts, retryBaseMs: v.jobRetryBaseMs },
   });
 }

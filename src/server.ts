@@ -7,7 +7,10 @@ import { mkdir } from 'node:fs/promises';
 import { ensureLocalAdminKey } from './access/keys.ts';
 import { createApp } from './app.ts';
 import type { AuthConfig } from './routes/auth.ts';
-import { insertRequestMetric } from './db/queries/request-metrics.ts';
+import { dbSummaryStore } from './db/queries/request-summaries.ts';
+import { SummaryRecorder } from './serving/summaries.ts';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { MetricsStore } from './serving/metrics.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { loadModel } from './model/load.ts';
@@ -29,10 +32,11 @@ async function main(): Promise<void> {
   }
   const auth: AuthConfig = open ? { mode: 'open' } : { mode: 'keys', adminKey: config.adminKey, db: platform.db };
   if (open) console.log('flatgate: open mode, no API keys required (local use only)');
-  const metrics = new MetricsStore(undefined, (s) => {
-    insertRequestMetric(platform.db, s).catch((err) => console.error('flatgate: cannot record request metrics', err));
-  });
-  const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes, platform, auth, router: platform.router, metrics, ensureServed: (id) => platform.serving.ensure(id) });
+  const metrics = new MetricsStore();
+  // one id per process: each gateway is the only writer of its summary rows, so a flush is a plain replace
+  const summaries = new SummaryRecorder(dbSummaryStore(platform.db), `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, config.summaryRetentionMs);
+  summaries.start(config.summaryFlushMs, (msg, err) => console.error(`flatgate: ${msg}`, err));
+  const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes, platform, auth, router: platform.router, metrics, summaries, ensureServed: (id) => platform.serving.ensure(id) });
   let worker: ChildProcess | null = null;
   let stopping = false;
   let restarts = 0;
@@ -60,7 +64,9 @@ async function main(): Promise<void> {
     const child = worker;
     const exited = child && child.exitCode === null && child.signalCode === null ? new Promise((done) => child.once('exit', done)) : Promise.resolve();
     child?.kill('SIGTERM');
-    server.close(() => void Promise.all([exited, platform.close()]).finally(() => process.exit(0)));
+    // the last summaries are written once in-flight requests have finished
+    const flush = () => summaries.stop().catch((err) => console.error('flatgate: cannot flush request summaries', err));
+    server.close(() => void Promise.all([exited, flush()]).then(() => platform.close()).finally(() => process.exit(0)));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -106,14 +106,17 @@ export async function principalOfKey(db: Db, key: string): Promise<Principal | n
   };
 }
 
-/** Whether `p` may see and use a model owned by `owner` (null: the operator's, served to every key). */
+/**
+ * Whether `p` may see and use a model owned by `owner` (null: the operator's, served to every key). A
+ * principal without scopes (a browser on a keyless page) may use nothing.
+ */
 export function canUse(p: Principal, owner: string | null | undefined): boolean {
-  return p.owner === null || owner == null || owner === p.owner;
+  return p.scopes.size > 0 && (p.owner === null || owner == null || owner === p.owner);
 }
 
 /** Whether `p` may change (route, delete) a model owned by `owner`. */
 export function canManage(p: Principal, owner: string | null | undefined): boolean {
-  return p.owner === null || (owner != null && owner === p.owner);
+  return p.scopes.size > 0 && (p.owner === null || (owner != null && owner === p.owner));
 }
 
 /** Name of the admin key a local gateway makes for itself at first start. */

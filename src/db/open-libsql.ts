@@ -24,11 +24,18 @@ export interface OpenDb {
  */
 export async function openLibsql(url: string, authToken?: string | null): Promise<OpenDb> {
   if (url.startsWith('file:')) await mkdir(dirname(url.slice(5)), { recursive: true });
-  const client = createClient({ url, authToken: authToken ?? undefined });
+  // `timeout` is the busy timeout of every pooled connection (a PRAGMA below reaches only the first one)
+  const client = createClient({ url, authToken: authToken ?? undefined, timeout: 5000 });
   await client.execute('PRAGMA busy_timeout = 5000');
   await client.execute('PRAGMA foreign_keys = ON');
   if (url.startsWith('file:')) await client.execute('PRAGMA journal_mode = WAL');
   const db = drizzle(client, { schema, casing: 'snake_case' });
-  await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+  try {
+    await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+  } catch (err) {
+    // two gateways starting on one new database race to migrate it: the loser finds it done on a retry
+    await new Promise((r) => setTimeout(r, 250));
+    await migrate(db, { migrationsFolder: MIGRATIONS_DIR }).catch(() => Promise.reject(err));
+  }
   return { db: db as unknown as Db, close: () => client.close() };
 }

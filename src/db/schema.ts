@@ -2,7 +2,7 @@
  * @module The database schema (drizzle, SQLite dialect: libsql locally, D1 on Cloudflare). Times are
  * epoch milliseconds; JSON columns hold small objects (job parameters, evaluations).
  */
-import { index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** Uploaded models. `name` is what clients call the original (`<name>`) and prefixes its variants. */
 export const models = sqliteTable('models', {
@@ -102,24 +102,38 @@ export const uploads = sqliteTable('uploads', {
   expiresAt: integer().notNull(),
 });
 
-/** One served request, for latency analysis across gateways (written by the Node entry's metrics sink). */
-export const requestMetrics = sqliteTable(
-  'request_metrics',
+/**
+ * Per-minute request summaries, one row per (gateway, minute, variant, measure): a count, a sum and, for
+ * latency-like measures, a DDSketch (protobuf, base64). Each gateway replaces its own rows as the minute
+ * fills; readers merge every gateway's rows. Old minutes are swept.
+ */
+export const requestSummaries = sqliteTable(
+  'request_summaries',
+  {
+    gateway: text().notNull(),
+    /** Unix ms of the minute's start. */
+    minute: integer().notNull(),
+    variant: text().notNull(),
+    measure: text().notNull(),
+    count: integer().notNull(),
+    sum: real().notNull(),
+    sketch: text(),
+    updatedAt: integer().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.gateway, t.minute, t.variant, t.measure] }), index('request_summaries_variant_minute').on(t.variant, t.minute), index('request_summaries_minute').on(t.minute)],
+);
+
+/** Matched-workload benchmarks (`POST /v1/models/:id/benchmark`): the same interleaved load on each variant. */
+export const benchmarkResults = sqliteTable(
+  'benchmark_results',
   {
     id: text().primaryKey(),
-    variantId: text().notNull(),
-    modelId: text(),
-    endpoint: text().notNull(),
-    status: integer().notNull(),
-    promptTokens: integer().notNull().default(0),
-    completionTokens: integer().notNull().default(0),
-    queueMs: real(),
-    ttftMs: real(),
-    totalMs: real().notNull(),
-    abGroup: text(),
+    /** The original's served id (the family). */
+    model: text().notNull(),
     createdAt: integer().notNull(),
+    result: text({ mode: 'json' }).$type<Record<string, unknown>>().notNull(),
   },
-  (t) => [index('request_metrics_variant_time').on(t.variantId, t.createdAt)],
+  (t) => [index('benchmark_results_model_time').on(t.model, t.createdAt)],
 );
 
 /** API keys, stored as SHA-256 hashes. Scopes: inference, upload, admin. */

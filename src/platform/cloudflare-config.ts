@@ -71,6 +71,9 @@ export function workerConfig(raw: Record<string, unknown>): Readonly<Config> {
     sweepGraceMs: 3_600_000,
     sweepBucket: false,
     presignedExpirySeconds: int('FLATGATE_PRESIGNED_EXPIRY_S', 86_400, 1, 7 * 86_400),
+    // the Worker serves no inference, so it writes no summaries; it may still sweep them
+    summaryFlushMs: 10_000,
+    summaryRetentionMs: 192 * 3_600_000,
     jobs: {
       leaseMs: int('FLATGATE_JOB_LEASE_MS', 60_000, 100, 86_400_000),
       maxAttempts: int('FLATGATE_JOB_MAX_ATTEMPTS', 3, 1, 100),

@@ -31,6 +31,12 @@ const ROUTE_SCOPES: [string, RegExp, Scope][] = [
   ['POST', /^\/(tokenize|detokenize)$/, 'inference'],
 ];
 
+/** Pages a browser opens without a key: their script asks for one and sends it as a header. */
+const KEYLESS_PAGES = /^\/models\/[^/]+\/comparison$/;
+
+/** The key id of a browser that opened a keyless page without a key; it may see nothing. */
+export const ANONYMOUS = 'anonymous';
+
 /** Worker endpoints and the bucket hook check the worker token themselves. */
 const WORKER_PATHS = /^\/v1\/(worker|hooks)\//;
 
@@ -68,6 +74,10 @@ export function authenticate(config: AuthConfig, limiter = new RateLimiter()): M
       return next();
     }
     const key = bearer(c);
+    if (!key && !c.req.header('authorization') && KEYLESS_PAGES.test(c.req.path) && (c.req.method === 'GET' || c.req.method === 'HEAD')) {
+      c.set('principal', { keyId: ANONYMOUS, owner: ANONYMOUS, scopes: new Set(), rateLimit: 0, uploadQuota: 0, uploadedBytes: 0 });
+      return next();
+    }
     if (!key) throw new Unauthorized();
     let principal: Principal | null = null;
     if (config.adminKey && (await sameKey(key, config.adminKey))) principal = operatorPrincipal('admin');
@@ -80,6 +90,11 @@ export function authenticate(config: AuthConfig, limiter = new RateLimiter()): M
     c.set('principal', principal);
     return next();
   };
+}
+
+/** Whether the request is a browser on a keyless page without a key. */
+export function isAnonymous(c: { var: { principal: Principal } }): boolean {
+  return c.var.principal.keyId === ANONYMOUS && c.var.principal.scopes.size === 0;
 }
 
 /** Throws ModelNotFound (never revealing that it exists) unless the request may use a model of `owner`. */

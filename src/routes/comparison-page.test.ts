@@ -1,31 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { escapeHtml, formatBytes, formatCount, formatSeconds, renderComparisonPage, scriptJson, type Comparison } from './comparison-page.ts';
+import { escapeHtml, renderComparisonPage, scriptJson, type Comparison } from './comparison-page.ts';
 
 const none = { p50: null, p95: null, p99: null, n: 0 };
 const idle: Comparison = {
   object: 'comparison',
   model: 'tiny',
   window_seconds: 3600,
-  generated_at: '2026-01-01T00:00:00.000Z',
+  since: '2026-01-01T00:00:00.000Z',
+  bucket_seconds: 60,
+  generated_at: '2026-01-01T01:00:00.000Z',
+  fairness: { status: 'comparable', mix_differs: false, reasons: [] },
+  matched_workload: null,
   variants: [
-    { id: 'tiny', method: 'original', parent: null, layers: 2, params: 1234, bytes: 4936, evaluation: { ppl: 3 }, tasks: {}, agreement: null, ratios: { layers: 1 },
-      latency: { requests: 0, queue: none, ttft: none, itl: none, e2e: none, tokens_per_second: null, samples: { ttft: [], e2e: [], itl: [] } } },
+    {
+      id: 'tiny', method: 'original', parent: null, layers: 2, params: 1234, bytes: 4936, evaluation: { ppl: 3 }, tasks: {}, verdict: null, agreement: null, ratios: { layers: 1 }, series: [],
+      mix: { requests: 0, scoring_share: null, prompt: {}, output: {}, mean_prompt_tokens: null, mean_completion_tokens: null },
+      latency: { requests: 0, errors: 0, aborted: 0, request_rate: 0, error_rate: null, queue: none, ttft: none, itl: none, e2e: none, scoring: none, ttft_by_prompt: {}, tokens_per_second: null, prefill_tokens_per_second: null, decode_tps: none, prefill_tps: none, cdf: { ttft: [], itl: [], e2e: [] } },
+    },
   ],
 };
 
-describe('comparison page formatting', () => {
-  it('formats durations, counts and sizes with three significant digits', () => {
-    expect(formatSeconds(0.0123456)).toBe('12.3 ms');
-    expect(formatSeconds(0.000412)).toBe('0.412 ms');
-    expect(formatSeconds(0.9996)).toBe('1000 ms');
-    expect(formatSeconds(1.23456)).toBe('1.23 s');
-    expect(formatCount(999)).toBe('999');
-    expect(formatCount(259_584)).toBe('260K');
-    expect(formatCount(124_700_000)).toBe('125M');
-    expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(1_048_576 * 1.5)).toBe('1.5 MiB');
-  });
-
+describe('comparison page', () => {
   it('escapes HTML and keeps embedded JSON from closing its script', () => {
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&#60;a href=&#34;x&#34;&#62;&#39;&#38;&#39;&#60;/a&#62;');
     const value = { s: '</script><!-- \u2028 & >' };
@@ -34,13 +29,22 @@ describe('comparison page formatting', () => {
     expect(JSON.parse(text)).toEqual(value);
   });
 
-  it('renders an idle model with a notice and no external references', () => {
+  it('embeds the data it was given, references nothing outside the page, and allows fetches to its own origin only', () => {
     const html = renderComparisonPage(idle);
-    expect(html).toContain('id="no-traffic"');
-    expect(html).toContain('<td data-variant="tiny" data-metric="layers" data-value="2">2</td>');
-    expect(html).toContain('<td data-variant="tiny" data-metric="ttft.p50" class="na">—</td>');
-    expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
-    expect(html).toContain("default-src 'none'");
+    expect(JSON.parse(html.match(/<script type="application\/json" id="comparison-data">(.*?)<\/script>/)![1])).toEqual(idle);
+    expect(html).toContain('data-model="tiny"');
+    expect(html).not.toMatch(/(src|href|action)="(https?:)?\/\//);
+    expect(html).toContain("default-src 'none'; connect-src 'self'");
+    expect(html).toContain("form-action 'none'");
+  });
+
+  it('without data is a shell: no numbers, a sign-in form whose key field has no name (a plain submit sends nothing)', () => {
+    const html = renderComparisonPage(null, { model: 'a<b', windowSeconds: 300 });
+    expect(html).not.toContain('id="comparison-data"');
+    expect(html).toContain('data-model="a&#60;b"');
+    expect(html).toMatch(/<input id="api-key" type="password"[^>]*>/);
+    expect(html.match(/<input[^>]*>/g)!.some((i) => / name=/.test(i))).toBe(false);
+    expect(html).toContain('href="/models/a%3Cb/comparison?window=300"');
   });
 
   it('shows each task accuracy with its standard error', () => {

@@ -1,17 +1,16 @@
 /**
- * @module The comparison page's inline script, as plain browser JavaScript in a string: it reads the
- * comparison JSON embedded in the page and draws inline SVG plots (empirical CDFs of TTFT, inter-token
- * and end-to-end latency per variant; zero-shot accuracy and perplexity bars). No libraries, no network.
+ * @module The comparison page's plots, as plain browser JavaScript in a string: inline SVG drawn from the
+ * comparison JSON (distributions of TTFT, inter-token and end-to-end latency per variant from their
+ * merged sketches; requests, errors and latency over the window; zero-shot accuracy and perplexity
+ * bars). No libraries, no network.
  */
 
 /**
- * The script's source. It expects `<script type="application/json" id="comparison-data">` and fills every
- * element with a `data-plot` attribute (`ecdf:ttft`, `ecdf:itl`, `ecdf:e2e`, `accuracy`, `ppl`).
+ * The plots' source, a fragment of the page script's scope: it reads the page's current `data` and
+ * defines `drawPlots(root)`, which fills every element with a `data-plot` attribute (`ecdf:ttft`,
+ * `ecdf:itl`, `ecdf:e2e`, `time:requests`, `time:errors`, `time:latency`, `time:itl`, `accuracy`, `ppl`).
  */
 export const COMPARISON_PLOTS_SCRIPT = String.raw`
-(() => {
-  'use strict';
-  const data = JSON.parse(document.getElementById('comparison-data').textContent);
   const NS = 'http://www.w3.org/2000/svg';
   const COLORS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000'];
   const W = 600, H = 300, M = { l: 60, r: 30, t: 12, b: 46 };
@@ -87,13 +86,14 @@ export const COMPARISON_PLOTS_SCRIPT = String.raw`
     g.setAttribute('transform', 'translate(' + x + ' ' + y + ')');
   }
 
+  // distributions come as [seconds, fraction] points of each variant's merged sketch
   function ecdf(box, key) {
     const series = data.variants.map((v, i) => {
-      const xs = ((v.latency.samples || {})[key] || []).filter((x) => Number.isFinite(x) && x >= 0).map((x) => x * 1000);
-      xs.sort((a, b) => a - b);
-      return { id: v.id, color: color(i), xs };
+      const pts = (((v.latency || {}).cdf || {})[key] || []).filter((p) => Number.isFinite(p[0]) && p[0] >= 0).map((p) => [p[0] * 1000, p[1]]);
+      const n = ((v.latency || {})[key] || {}).n || 0;
+      return { id: v.id, color: color(i), pts, n };
     });
-    const all = series.flatMap((s) => s.xs);
+    const all = series.flatMap((s) => s.pts.map((p) => p[0]));
     if (all.length === 0) return empty(box, 'No samples in this window yet: send some completions to draw this plot.');
     const pos = all.filter((x) => x > 0);
     let lo = pos.length ? Math.min(...pos) : 0;
@@ -104,22 +104,50 @@ export const COMPARISON_PLOTS_SCRIPT = String.raw`
     const span = (v) => (log ? Math.log10(Math.max(v, lo)) - Math.log10(lo) : v - lo) / (log ? Math.log10(hi) - Math.log10(lo) : hi - lo);
     const sx = (v) => M.l + span(v) * (W - M.l - M.r);
     const sy = (p) => H - M.b - p * (H - M.t - M.b);
-    const svg = svgIn(box, 'Empirical CDF of ' + key + ' latency per variant');
+    const svg = svgIn(box, 'Distribution of ' + key + ' latency per variant');
     axes(svg, sx, sy, log ? logTicks(lo, hi) : linearTicks(lo, hi), [0, 0.25, 0.5, 0.75, 1],
       (log ? 'log scale, ' : '') + 'milliseconds', 'fraction of samples', fmtMs, (p) => Math.round(p * 100) + '%');
     for (const s of series) {
-      if (s.xs.length === 0) continue;
-      const n = s.xs.length;
-      let d = 'M' + sx(s.xs[0]).toFixed(2) + ' ' + sy(0).toFixed(2);
-      s.xs.forEach((x, i) => { d += ' H' + sx(x).toFixed(2) + ' V' + sy((i + 1) / n).toFixed(2); });
+      if (s.pts.length === 0) continue;
+      let d = 'M' + sx(s.pts[0][0]).toFixed(2) + ' ' + sy(0).toFixed(2);
+      for (const [x, p] of s.pts) d += ' H' + sx(x).toFixed(2) + ' V' + sy(p).toFixed(2);
       d += ' H' + (W - M.r);
-      el('path', { d, class: 'series', stroke: s.color, 'data-variant': s.id, 'data-n': n }, svg);
-      if (n <= 300) {
-        const g = el('g', { class: 'points', 'data-variant': s.id }, svg);
-        s.xs.forEach((x, i) => el('circle', { cx: sx(x).toFixed(2), cy: sy((i + 1) / n).toFixed(2), r: 2.5, fill: s.color }, g));
-      }
+      el('path', { d, class: 'series', stroke: s.color, 'data-variant': s.id, 'data-n': s.n }, svg);
     }
-    legend(svg, series.map((s) => ({ color: s.color, label: s.id + ' (n=' + s.xs.length + ')' })), 'br');
+    legend(svg, series.map((s) => ({ color: s.color, label: s.id + ' (n=' + s.n + ')' })), 'br');
+  }
+
+  // a quantity per time bucket, one line per variant (buckets without a value leave a gap)
+  function timeline(box, value, yLabel, fmtY, what) {
+    const series = data.variants.map((v, i) => ({ id: v.id, color: color(i), pts: (v.series || []).map((p) => [p.t, value(p)]) }));
+    const ts = series.flatMap((s) => s.pts.map((p) => p[0]));
+    const ys = series.flatMap((s) => s.pts.map((p) => p[1]).filter((y) => typeof y === 'number' && Number.isFinite(y)));
+    if (ts.length === 0 || ys.every((y) => y === 0)) return empty(box, 'No ' + what + ' in this window yet.');
+    const bucket = (data.bucket_seconds || 60) * 1000;
+    const t0 = Math.min(...ts), t1 = Math.max(...ts) + bucket;
+    const top = Math.max(...ys) > 0 ? Math.max(...ys) * 1.1 : 1;
+    const sx = (t) => M.l + ((t - t0) / (t1 - t0)) * (W - M.l - M.r);
+    const sy = (y) => H - M.b - (y / top) * (H - M.t - M.b);
+    const svg = svgIn(box, what + ' over time per variant');
+    const step = Math.max(bucket, Math.ceil((t1 - t0) / 6 / 60000) * 60000);
+    const xt = [];
+    for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) xt.push(t);
+    axes(svg, sx, sy, xt, linearTicks(0, top).filter((y) => y <= top), 'time (UTC)', yLabel, (t) => new Date(t).toISOString().slice(11, 16), fmtY);
+    for (const s of series) {
+      let d = '';
+      let pen = false;
+      const g = el('g', { class: 'points', 'data-variant': s.id }, svg);
+      for (const [t, y] of s.pts) {
+        if (typeof y !== 'number' || !Number.isFinite(y)) { pen = false; continue; }
+        const x = sx(t + bucket / 2).toFixed(2), yy = sy(y).toFixed(2);
+        d += (pen ? ' L' : ' M') + x + ' ' + yy;
+        pen = true;
+        const c = el('circle', { cx: x, cy: yy, r: 2.5, fill: s.color, 'data-t': t, 'data-value': y }, g);
+        el('title', {}, c, s.id + ' ' + new Date(t).toISOString().slice(11, 16) + ': ' + fmtY(y));
+      }
+      if (d) el('path', { d: d.trim(), class: 'series', stroke: s.color, 'data-variant': s.id }, svg);
+    }
+    legend(svg, series.map((s) => ({ color: s.color, label: s.id })), 'tl');
   }
 
   function bars(box, groups, names, value, yMax, fmtY, yLabel, what) {
@@ -142,16 +170,22 @@ export const COMPARISON_PLOTS_SCRIPT = String.raw`
     legend(svg, names.map((v, i) => ({ color: color(i), label: v.id })), 'tl');
   }
 
-  const variants = data.variants;
-  const tasks = [...new Set(variants.flatMap((v) => Object.keys((v.evaluation && v.evaluation.tasks) || {})))].sort();
-  const accOf = (v, t) => { const s = ((v.evaluation && v.evaluation.tasks) || {})[t]; return s && typeof s.acc === 'number' ? s.acc : null; };
-  const pplOf = (v) => (v.evaluation && typeof v.evaluation.ppl === 'number' ? v.evaluation.ppl : null);
-  for (const box of document.querySelectorAll('[data-plot]')) {
-    const kind = box.getAttribute('data-plot');
-    if (kind.startsWith('ecdf:')) ecdf(box, kind.slice(5));
-    else if (kind === 'accuracy') bars(box, tasks, variants, accOf, 1, (y) => Math.round(y * 1000) / 10 + '%', 'accuracy', 'zero-shot task accuracy');
-    else if (kind === 'ppl') bars(box, ['perplexity'], variants, (v) => pplOf(v), null, (y) => sig(y), 'perplexity', 'perplexity');
+  function drawPlots(root) {
+    const variants = data.variants;
+    const tasks = [...new Set(variants.flatMap((v) => Object.keys((v.evaluation && v.evaluation.tasks) || {})))].sort();
+    const accOf = (v, t) => { const s = ((v.evaluation && v.evaluation.tasks) || {})[t]; return s && typeof s.acc === 'number' ? s.acc : null; };
+    const pplOf = (v) => (v.evaluation && typeof v.evaluation.ppl === 'number' ? v.evaluation.ppl : null);
+    const perMinute = 60 / (data.bucket_seconds || 60);
+    for (const box of root.querySelectorAll('[data-plot]')) {
+      box.replaceChildren();
+      const kind = box.getAttribute('data-plot');
+      if (kind.startsWith('ecdf:')) ecdf(box, kind.slice(5));
+      else if (kind === 'accuracy') bars(box, tasks, variants, accOf, 1, (y) => Math.round(y * 1000) / 10 + '%', 'accuracy', 'zero-shot task accuracy');
+      else if (kind === 'ppl') bars(box, ['perplexity'], variants, (v) => pplOf(v), null, (y) => sig(y), 'perplexity', 'perplexity');
+      else if (kind === 'time:requests') timeline(box, (p) => p.requests * perMinute, 'requests per minute', (y) => sig(y), 'requests');
+      else if (kind === 'time:errors') timeline(box, (p) => (p.requests > 0 ? p.errors / p.requests : null), 'share of requests failed', (y) => Math.round(y * 1000) / 10 + '%', 'errors');
+      else if (kind === 'time:latency') timeline(box, (p) => (p.e2e_p50 === null ? null : p.e2e_p50 * 1000), 'end-to-end p50, ms', (y) => sig(y), 'latency');
+      else if (kind === 'time:itl') timeline(box, (p) => (p.itl_p50 === null ? null : p.itl_p50 * 1000), 'inter-token p50, ms', (y) => sig(y), 'inter-token latency');
+    }
   }
-  document.documentElement.setAttribute('data-plots', 'drawn');
-})();
 `;

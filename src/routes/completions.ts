@@ -9,23 +9,13 @@ import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../app-env.ts';
 import { InvalidRequest } from '../errors.ts';
 import type { Tokenizer } from '../model/types.ts';
-import { scorePrompt, type CompletionEnd, type CompletionParams } from '../serving/completion.ts';
-import { runCompletion, type Target } from '../serving/inference.ts';
+import type { CompletionEnd, CompletionParams } from '../serving/completion.ts';
+import { runCompletion, scoreWithSlot, type Target } from '../serving/inference.ts';
 import { checkPrompts, promptList, type Prompt } from './prompts.ts';
 import { choiceParams, completionLogprobs, refuseUnsupported, runChoices, toParams, usageOf, targetOf } from './run-choices.ts';
 import { completionRequest, type CompletionRequest } from './schemas.ts';
 import { LogprobStream } from './stream-logprobs.ts';
 import { parseJson } from './validate.ts';
-
-/** Scores a prompt holding a slot of the variant's scheduler, like any other request on it. */
-async function scoreWithSlot(target: Target, prompt: Prompt, topK: number, signal: AbortSignal) {
-  const slot = await target.served.scheduler.acquire(signal);
-  try {
-    return await scorePrompt(target.served, prompt, topK);
-  } finally {
-    slot.release();
-  }
-}
 
 /** What both response paths need about the request's prompts. */
 interface Batch {
@@ -91,7 +81,7 @@ async function jsonChoices(c: Context<AppEnv>, b: Batch) {
   for (let p = 0; p < b.prompts.length; p++) {
     const finished = await runChoices(c, b.target, { ...b.params, prompt: b.prompts[p] }, n, b.arrival);
     groups.push(finished);
-    const promptLogprobs = scoring ? await scoreWithSlot(b.target, b.prompts[p], req.logprobs ?? 0, c.req.raw.signal) : null;
+    const promptLogprobs = scoring ? await scoreWithSlot(c.var.inference, b.target, b.prompts[p], req.logprobs ?? 0, c.req.raw.signal) : null;
     const echo = req.echo ? b.texts[p] : '';
     for (const [i, ch] of finished.entries()) {
       let logprobs = null;

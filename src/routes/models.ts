@@ -2,18 +2,20 @@
  * @module GET /v1/models (every original and variant as its own id, OpenAI's list shape), A/B routes
  * (PUT/GET/DELETE /v1/models/:id/route), the comparison and the on-demand benchmark.
  */
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { accepts } from 'hono/accepts';
 import type { AppEnv } from '../app-env.ts';
 import { InvalidRequest } from '../errors.ts';
 import { DEFAULT_BENCH_PROMPTS, runBenchmark } from '../serving/benchmark.ts';
-import { compareVariants } from '../serving/comparison.ts';
-import { ORIGINAL_ALIAS } from '../serving/inference.ts';
+import { compareVariants, gatewaySources } from '../serving/comparison.ts';
+import { ORIGINAL_ALIAS, type InferenceDeps } from '../serving/inference.ts';
 import type { ServedModel } from '../serving/model-pool.ts';
 import { autoPromote, deleteRoute, describeRoute, setManualRoute } from '../jobs/route-service.ts';
-import { renderComparisonPage } from './comparison-page.ts';
+import { renderComparisonPage, windowOf } from './comparison-page.ts';
 import { canUse } from '../access/keys.ts';
-import { assertCanManage, assertCanUse } from './auth.ts';
+import { findModelByName } from '../db/queries/models.ts';
+import { resolveCriteria } from '../serving/verdict.ts';
+import { assertCanManage, assertCanUse, isAnonymous } from './auth.ts';
 import { benchmarkRequest, routeRequest } from './schemas.ts';
 import { parseJson } from './validate.ts';
 
@@ -21,12 +23,16 @@ function card(m: ServedModel) {
   return { id: m.id, object: 'model', created: m.created, owned_by: 'flatgate', parent: m.info.parent, root: m.info.parent ?? m.id };
 }
 
-/** Seconds of traffic a comparison covers: `?window=` (default one hour, at most 30 days). */
-function windowOf(raw: string | undefined): number {
-  if (raw === undefined) return 3600;
-  const w = Number(raw);
-  if (!Number.isFinite(w) || w <= 0 || w > 30 * 86400) throw new InvalidRequest('window must be a number of seconds in (0, 2592000]', 'window');
-  return w;
+/** The comparison's sources in this app: every gateway's summaries, after writing this one's. */
+function sourcesOf(deps: InferenceDeps) {
+  return gatewaySources(deps.summaries!, deps.benchmarks, deps.log);
+}
+
+/** The comparison of `id` under its model's verdict criteria (the defaults for a model never uploaded). */
+async function comparisonOf(c: Context<AppEnv>, id: string, windowSeconds: number) {
+  const db = c.var.platform?.db;
+  const row = db ? await findModelByName(db, c.var.pool.get(id).info.parent ?? id) : undefined;
+  return compareVariants(c.var.pool, sourcesOf(c.var.inference), id, windowSeconds, Date.now(), resolveCriteria(row?.criteria));
 }
 
 /** The models router. */
@@ -71,16 +77,24 @@ export const modelsRoute = new Hono<AppEnv>()
     return c.json({ object: 'route', model: id, deleted: await deleteRoute(c.var.platform?.db, c.var.inference.router, id) });
   })
   .get('/v1/models/:id/comparison', async (c) => {
-    assertCanUse(c, c.req.param('id'), c.var.pool.get(c.req.param('id')).info.owner);
-    const table = await compareVariants(c.var.pool, c.var.inference.metrics, c.req.param('id'), windowOf(c.req.query('window')));
+    const id = c.req.param('id');
+    assertCanUse(c, id, c.var.pool.get(id).info.owner);
+    const windowSeconds = windowOf(c.req.query('window'));
     const format = c.req.query('format') ?? (accepts(c, { header: 'Accept', supports: ['application/json', 'text/html'], default: 'application/json' }) === 'text/html' ? 'html' : 'json');
     if (format !== 'html' && format !== 'json') throw new InvalidRequest('format must be json or html', 'format');
+    const table = await comparisonOf(c, id, windowSeconds);
     c.header('vary', 'accept');
-    return format === 'html' ? c.html(renderComparisonPage(table)) : c.json(table);
+    c.header('cache-control', 'no-store');
+    return format === 'html' ? c.html(renderComparisonPage(table, { model: id, windowSeconds })) : c.json(table);
   })
   .get('/models/:id/comparison', async (c) => {
-    assertCanUse(c, c.req.param('id'), c.var.pool.get(c.req.param('id')).info.owner);
-    return c.html(renderComparisonPage(await compareVariants(c.var.pool, c.var.inference.metrics, c.req.param('id'), windowOf(c.req.query('window')))));
+    const id = c.req.param('id');
+    const windowSeconds = windowOf(c.req.query('window'));
+    c.header('cache-control', 'no-store');
+    // a browser without a key gets the shell, which reveals nothing and asks for one
+    if (isAnonymous(c)) return c.html(renderComparisonPage(null, { model: id, windowSeconds }));
+    assertCanUse(c, id, c.var.pool.get(id).info.owner);
+    return c.html(renderComparisonPage(await comparisonOf(c, id, windowSeconds), { model: id, windowSeconds }));
   })
   .post('/v1/models/:id/benchmark', async (c) => {
     assertCanManage(c, c.req.param('id'), c.var.pool.get(c.req.param('id')).info.owner);
@@ -90,6 +104,6 @@ export const modelsRoute = new Hono<AppEnv>()
       concurrency: body.concurrency ?? 2,
       maxTokens: body.max_tokens ?? 32,
       prompts: body.prompts ?? DEFAULT_BENCH_PROMPTS,
-    });
+    }, c.var.inference.benchmarks);
     return c.json(result);
   });

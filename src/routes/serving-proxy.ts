@@ -12,6 +12,8 @@ import { variantsOfModel } from '../db/queries/variants.ts';
 import { publishedVariant } from '../jobs/published-variant.ts';
 import { InvalidRequest, ModelNotFound } from '../errors.ts';
 import type { CloudflareAppEnv } from '../platform/cloudflare.ts';
+import { isAnonymous } from './auth.ts';
+import { renderComparisonPage, windowOf } from './comparison-page.ts';
 
 /** The model's upload name: `name` for the original, `name:variant` for the others. */
 const rootName = (model: string) => model.split(':')[0];
@@ -86,7 +88,9 @@ export const servingProxyRoute = new Hono<CloudflareAppEnv>()
   .post('/v1/completions', withBodyModel)
   .post('/v1/chat/completions', withBodyModel)
   .get('/v1/models/:id/comparison', withPathModel)
-  .get('/models/:id/comparison', withPathModel)
+  // a browser without a key gets the page's shell here; the serving containers run without keys
+  .get('/models/:id/comparison', (c) =>
+    isAnonymous(c) ? c.html(renderComparisonPage(null, { model: c.req.param('id'), windowSeconds: windowOf(c.req.query('window')) })) : withPathModel(c))
   .post('/v1/models/:id/benchmark', withPathModel)
   // vLLM's tokenizer endpoints: here `model` is required (the Worker cannot tell which family is meant)
   .post('/tokenize', withBodyModel)

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { compareVariants, taskAccuracies } from './comparison.ts';
-import { MetricsStore } from './metrics.ts';
 import { ModelPool } from './model-pool.ts';
 
 describe('task accuracy in the comparison', () => {
@@ -19,7 +18,8 @@ describe('task accuracy in the comparison', () => {
     const never = async () => Promise.reject(new Error('not loaded for a comparison'));
     pool.register('m', { parent: null, method: 'original', layers: 4, params: 100, evaluation: { ppl: 2, tasks: { arc_easy: { acc: 0.3, acc_norm: 0.35, n: 200 } } } }, never);
     pool.register('m:flattengpt-25', { parent: 'm', method: 'flattengpt', layers: 3, params: 80, evaluation: { ppl: 2.2, tasks: { arc_easy: { acc: 0.28, acc_norm: 0.3, n: 200 } } } }, never);
-    const c = await compareVariants(pool, new MetricsStore(), 'm', 3600);
+    const noTraffic = { summaries: async () => [] };
+    const c = await compareVariants(pool, noTraffic, 'm', 3600);
     const byId = Object.fromEntries(c.variants.map((v) => [v.id, v.tasks]));
     expect(byId.m.arc_easy.acc_stderr).toBeCloseTo(Math.sqrt(0.21 / 200), 12);
     expect(byId['m:flattengpt-25'].arc_easy).toMatchObject({ acc: 0.28, acc_norm: 0.3, n: 200 });

@@ -5,16 +5,22 @@
  */
 import { ModelNotFound } from '../errors.ts';
 import type { AbRoute, AbRouter } from './ab-router.ts';
-import { completeStream, type CompletionDelta, type CompletionEnd, type CompletionParams } from './completion.ts';
+import { completeStream, scorePrompt, type CompletionDelta, type CompletionEnd, type CompletionParams, type PromptLogprobs } from './completion.ts';
+import type { BenchmarkStore } from './benchmark.ts';
 import type { MetricsStore } from './metrics.ts';
 import type { ModelPool, ServedModel } from './model-pool.ts';
 import { scoreTokens } from './score.ts';
+import type { SummaryRecorder } from './summaries.ts';
 
 /** What the service needs. */
 export interface InferenceDeps {
   pool: ModelPool;
   router: AbRouter;
   metrics: MetricsStore;
+  /** This gateway's per-minute summaries (fed by `metrics`), and where every gateway's are read. */
+  summaries?: SummaryRecorder;
+  /** Where matched-workload benchmarks are saved. */
+  benchmarks?: BenchmarkStore;
   log?: (msg: string, err?: unknown) => void;
   random?: () => number;
   /** Brings `id` into the pool when the database says it is served (a pool miss); absent: the pool is all. */
@@ -82,6 +88,8 @@ export async function* runCompletion(
   let prev = 0;
   const itl: number[] = [];
   let end: CompletionEnd | null = null;
+  // stays null when the consumer stops early (a client that went away mid-stream)
+  let outcome: 'ok' | 'error' | 'aborted' | null = null;
   try {
     const it = completeStream(served, params, signal);
     for (;;) {
@@ -96,6 +104,11 @@ export async function* runCompletion(
       prev = now;
       yield r.value;
     }
+    // generation stops quietly when the client goes away
+    outcome = signal?.aborted ? 'aborted' : 'ok';
+  } catch (err) {
+    outcome = signal?.aborted ? 'aborted' : 'error';
+    throw err;
   } finally {
     slot.release();
     const now = performance.now();
@@ -110,10 +123,29 @@ export async function* runCompletion(
       promptTokens: end?.promptTokens ?? 0,
       completionTokens: end?.completionTokens ?? 0,
       finishReason: end && !signal?.aborted ? end.finishReason : 'abort',
+      kind: params.maxTokens === 0 ? 'scoring' : 'generation',
+      outcome: outcome ?? 'aborted',
     });
   }
   maybeShadow(deps, target, end);
   return end;
+}
+
+/**
+ * Scores a prompt (`echo` + `logprobs`) holding a slot of the variant's scheduler, like any other request
+ * on it, and records the forward's time: the request itself is recorded by runCompletion, which does no
+ * forward for max_tokens 0.
+ */
+export async function scoreWithSlot(deps: InferenceDeps, target: Target, prompt: string | readonly number[], topK: number, signal?: AbortSignal): Promise<PromptLogprobs> {
+  const slot = await target.served.scheduler.acquire(signal);
+  try {
+    const start = performance.now();
+    const scored = await scorePrompt(target.served, prompt, topK);
+    deps.metrics.recordScoring(target.family, target.served.id, (performance.now() - start) / 1000, scored.tokens.length);
+    return scored;
+  } finally {
+    slot.release();
+  }
 }
 
 /** Starts a shadow run on another arm of the route, off the response path, when sampled. */

@@ -25,6 +25,18 @@ export interface RequestSample {
   completionTokens: number;
   /** stop, length or abort (vLLM's finished_reason). */
   finishReason?: string;
+  /** `scoring`: max_tokens 0 (prompt only, what lm-evaluation-harness sends); default `generation`. */
+  kind?: 'generation' | 'scoring';
+  /** How the request ended: finished, failed, or stopped by the client (default `ok`). */
+  outcome?: 'ok' | 'error' | 'aborted';
+}
+
+/** Receives every sample and shadow agreement as it is recorded (the per-minute summaries). */
+export interface MetricsObserver {
+  sample(s: RequestSample): void;
+  agreement(primary: string, shadow: string, top1: number, tokens: number): void;
+  /** A prompt-scoring forward (`echo` + `logprobs`): its seconds and the prompt's tokens. */
+  scoring?(model: string, variant: string, seconds: number, promptTokens: number): void;
 }
 
 /** Quantile of a sorted sample (linear interpolation), or null for an empty one. */
@@ -52,6 +64,7 @@ export class MetricsStore {
   private readonly errors = new Map<number, number>();
   /** Agreement of shadow runs: key `primary\u0000shadow`. */
   private readonly agreements = new Map<string, { at: number; top1: number; tokens: number }[]>();
+  private readonly observers: MetricsObserver[] = [];
 
   /**
    * @param windowSize samples kept per variant for comparisons
@@ -62,8 +75,14 @@ export class MetricsStore {
     private readonly sink?: (s: RequestSample) => void,
   ) {}
 
+  /** Adds an observer of every later sample and agreement. */
+  observe(o: MetricsObserver): void {
+    this.observers.push(o);
+  }
+
   record(s: RequestSample): void {
     this.sink?.(s);
+    for (const o of this.observers) o.sample(s);
     const list = this.samples.get(s.variant) ?? [];
     list.push(s);
     if (list.length > this.windowSize) list.splice(0, list.length - this.windowSize);
@@ -87,7 +106,13 @@ export class MetricsStore {
     return (this.samples.get(variant) ?? []).filter((s) => s.at >= since);
   }
 
+  /** Records the forward of a scored prompt (the request itself is recorded by `record`). */
+  recordScoring(model: string, variant: string, seconds: number, promptTokens: number): void {
+    for (const o of this.observers) o.scoring?.(model, variant, seconds, promptTokens);
+  }
+
   recordAgreement(primary: string, shadow: string, top1: number, tokens: number): void {
+    for (const o of this.observers) o.agreement(primary, shadow, top1, tokens);
     const key = `${primary}\u0000${shadow}`;
     const list = this.agreements.get(key) ?? [];
     list.push({ at: Date.now(), top1, tokens });

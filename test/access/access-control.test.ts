@@ -90,8 +90,10 @@ describe('every route refuses a bad key', () => {
   const other: Record<Scope, string> = { inference: 'quota', upload: 'alice-inference', admin: 'alice' };
   for (const [method, path, scope, body] of ROUTES) {
     it(`${method} ${path} (${scope})`, async () => {
+      // the comparison page opens without a key (it is a shell that asks for one): see below
+      const keyless = path.startsWith('/models/');
       for (const [k, status] of [
-        [null, 401],
+        ...(keyless ? [] : [[null, 401]]),
         ['fg-not-a-real-key', 401],
         [keys.revoked, 401],
         [keys[other[scope]], 403],
@@ -113,6 +115,24 @@ describe('every route refuses a bad key', () => {
     expect((await fetch(`${gw.url}/v1/no-such-route`)).status).toBe(401);
     expect((await call('GET', '/v1/no-such-route', keys.alice)).status).toBe(404);
     expect((await fetch(`${gw.url}/health`)).status).toBe(200);
+  });
+
+  it('the comparison page without a key is a shell that reveals nothing: the same for any model name, no data', async () => {
+    const shell = async (id: string) => {
+      const res = await fetch(`${gw.url}/models/${id}/comparison`, { headers: { accept: 'text/html' } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      return (await res.text()).replaceAll(id, 'ID');
+    };
+    const [bob, none] = [await shell('bob-model'), await shell('no-such-model')];
+    expect(bob).toBe(none);
+    expect(bob).not.toContain('id="comparison-data"');
+    expect(bob).toContain('id="sign-in"');
+    // a key that is sent must still be valid; the JSON behind the page needs one
+    expect((await call('GET', '/models/bob-model/comparison', 'fg-not-a-real-key')).status).toBe(401);
+    expect((await fetch(`${gw.url}/models/bob-model/comparison`, { method: 'POST' })).status).toBe(401);
+    expect((await fetch(`${gw.url}/v1/models/bob-model/comparison`)).status).toBe(401);
+    expect((await call('GET', '/models/bob-model/comparison', keys.alice)).status).toBe(404);
   });
 
   it('worker endpoints take the worker token, not an API key', async () => {

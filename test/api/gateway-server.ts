@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createApp } from '../../src/app.ts';
 import { loadModel } from '../../src/model/load.ts';
 import { countParams, type LoadedModel } from '../../src/model/types.ts';
+import type { AuthConfig } from '../../src/routes/auth.ts';
 import { AbRouter } from '../../src/serving/ab-router.ts';
 import { MetricsStore } from '../../src/serving/metrics.ts';
 import { ModelPool, type ModelPoolOptions } from '../../src/serving/model-pool.ts';
@@ -30,7 +31,7 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(opts: ModelPoolOptions = {}): Promise<TestGateway> {
+export async function startGateway(opts: ModelPoolOptions = {}, extra: { auth?: AuthConfig } = {}): Promise<TestGateway> {
   const original = await loadModel(STORIES);
   const variant = withoutBlock(original, 2);
   const pool = new ModelPool({ session: { threads: 1 }, ...opts });
@@ -38,7 +39,7 @@ export async function startGateway(opts: ModelPoolOptions = {}): Promise<TestGat
   pool.add(VARIANT, variant, { parent: 'stories260K', method: 'shortgpt', layers: 4, params: countParams(variant.model), evaluation: { ppl: 14 } });
   const metrics = new MetricsStore();
   const router = new AbRouter();
-  const app = createApp({ pool, metrics, router, maxRequestBytes: 1 << 20, log: () => {} });
+  const app = createApp({ pool, metrics, router, maxRequestBytes: 1 << 20, log: () => {}, auth: extra.auth });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });

@@ -212,6 +212,20 @@ describe('the Worker under wrangler dev', () => {
     expect(JSON.parse(seen.filter((r) => r.url === '/v1/worker/serve').at(-1)!.body).route).toEqual({ model: 'direct', arms: [], shadow_rate: 0 });
   });
 
+  it('answers the comparison page without a key with its own shell: nothing reaches serving, whose nodes run without keys', async () => {
+    const before = seen.length;
+    for (const id of ['direct', 'no-such-model']) {
+      const res = await call(`/models/${id}/comparison`, { headers: { accept: 'text/html' } });
+      expect(res.status).toBe(200);
+      const html = await res.text();
+      expect(html).toContain('id="sign-in"');
+      expect(html).not.toContain('id="comparison-data"');
+    }
+    expect(seen.length).toBe(before);
+    expect((await call('/models/direct/comparison', { headers: { authorization: 'Bearer fg-not-a-key' } })).status).toBe(401);
+    expect((await call('/v1/models/direct/comparison')).status).toBe(401);
+  });
+
   it('deletes a model from D1 (rows in one batch) and R2; the claimed job of another model is untouched', async () => {
     const before = await json('/v1/models/direct', { headers: admin });
     expect(before.status).toBe(200);
