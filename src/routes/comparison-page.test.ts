@@ -47,10 +47,11 @@ describe('comparison page', () => {
     expect(html).toContain('href="/models/a%3Cb/comparison?window=300"');
   });
 
-  it('shows each task accuracy with its standard error', () => {
+  it('hands each task accuracy and its standard error to the page script (test/api/comparison-page.test.ts renders them in Chromium)', () => {
     const [v] = idle.variants;
     const html = renderComparisonPage({ ...idle, variants: [{ ...v, evaluation: { tasks: { piqa: { acc: 0.625, n: 40 } } }, tasks: { piqa: { acc: 0.625, acc_stderr: Math.sqrt((0.625 * 0.375) / 40), n: 40 } } }] });
-    expect(html).toMatch(/<td data-variant="tiny" data-metric="task.piqa.acc" data-value="0.625" title="40 examples">62.5%<\/td>/);
-    expect(html).toMatch(/<td data-variant="tiny" data-metric="task.piqa.acc_stderr" data-value="0.0765\d*" title="[^"]*n = 40">±7.7%<\/td>/);
+    const data = JSON.parse(html.match(/<script[^>]*id="comparison-data"[^>]*>([^<]*)<\/script>/)![1]);
+    expect(data.variants[0].tasks.piqa.acc).toBe(0.625);
+    expect(data.variants[0].tasks.piqa.acc_stderr).toBeCloseTo(0.0765466, 6);
   });
 });

@@ -152,6 +152,13 @@ export const COMPARISON_APP_SCRIPT = String.raw`
     return t;
   }
 
+  // the verdict in words a person understands (serving/verdict.ts decides it)
+  const VERDICT_WORDS = {
+    recommended: 'recommended: as good as the original by the model\'s criteria, and measurably faster',
+    acceptable: 'acceptable: within the model\'s criteria',
+    degraded: 'degraded: worse than the model\'s criteria allow',
+    collapsed: 'collapsed: the compression broke this variant; do not serve it',
+  };
   function verdicts() {
     const box = $('verdict');
     box.replaceChildren();
@@ -159,7 +166,8 @@ export const COMPARISON_APP_SCRIPT = String.raw`
       if (!v.verdict) continue;
       const st = String(v.verdict.status || 'unknown');
       const reasons = Array.isArray(v.verdict.reasons) ? v.verdict.reasons : [];
-      box.append(h('div', { class: 'verdict', 'data-variant': v.id, 'data-status': st }, h('strong', {}, v.id + ': ' + st), reasons.length ? h('ul', {}, ...reasons.map((r) => h('li', {}, String(r)))) : null));
+      const words = VERDICT_WORDS[st] || st;
+      box.append(h('div', { class: 'verdict', 'data-variant': v.id, 'data-status': st }, h('strong', {}, v.id + ': ' + words), reasons.length ? h('ul', {}, ...reasons.map((r) => h('li', {}, String(r)))) : null));
     }
     box.hidden = box.childElementCount === 0;
   }
