@@ -23,8 +23,13 @@ export interface Config {
   maxRequestBytes: number;
   /** Object storage; `endpoint: null` runs the embedded S3 server on 127.0.0.1 under `dataDir/s3`. */
   s3: S3Settings & {
-    /** Port of the embedded S3 server (0: any free port). */
+    /** Port of the embedded S3 server (0: any free port; a taken one is replaced by a free one). */
     embeddedPort: number;
+    /**
+     * Whether FLATGATE_S3_ACCESS_KEY_ID and _SECRET_ACCESS_KEY were both set: the embedded store then
+     * requires exactly those; otherwise it makes a pair once and keeps it in `dataDir`.
+     */
+    credentialsSet: boolean;
   };
   /** libsql URL of the database (default: a file in `dataDir`). */
   databaseUrl: string;
@@ -98,6 +103,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
       secretAccessKey: raw.FLATGATE_S3_SECRET_ACCESS_KEY || 'S3RVER',
       forcePathStyle: flag('FLATGATE_S3_FORCE_PATH_STYLE', true),
       embeddedPort: int('FLATGATE_EMBEDDED_S3_PORT', 4568, 0, 65535),
+      credentialsSet: Boolean(raw.FLATGATE_S3_ACCESS_KEY_ID && raw.FLATGATE_S3_SECRET_ACCESS_KEY),
     },
     databaseUrl: raw.FLATGATE_DATABASE_URL || '',
     databaseAuthToken: raw.FLATGATE_DATABASE_AUTH_TOKEN || null,

@@ -52,6 +52,7 @@ export function workerConfig(raw: Record<string, unknown>): Readonly<Config> {
       secretAccessKey: '',
       forcePathStyle: true,
       embeddedPort: 0,
+      credentialsSet: true,
     },
     databaseUrl: 'd1:DB',
     databaseAuthToken: null,

@@ -13,6 +13,7 @@ import type { IntakeDeps } from '../jobs/intake.ts';
 import { JobQueue } from '../jobs/queue.ts';
 import { registerVariant, serveVariants } from '../jobs/serve-variants.ts';
 import type { ModelPool } from '../serving/model-pool.ts';
+import { embeddedCredentials } from '../storage/embedded-credentials.ts';
 import { startEmbeddedS3, type EmbeddedS3 } from '../storage/embedded-s3.ts';
 import { ObjectStore, type S3Settings } from '../storage/object-store.ts';
 import { createdObjects } from '../storage/s3-events.ts';
@@ -34,7 +35,16 @@ export async function createNodePlatform(config: Readonly<Config>, opts: { pool:
   let embedded: EmbeddedS3 | null = null;
   const s3: S3Settings = { ...config.s3 };
   if (!config.s3.endpoint) {
-    embedded = await startEmbeddedS3({ directory: join(config.dataDir, 's3'), bucket: config.s3.bucket, port: config.s3.embeddedPort });
+    const configured = config.s3.credentialsSet ? { accessKeyId: config.s3.accessKeyId, secretAccessKey: config.s3.secretAccessKey } : null;
+    const credentials = await embeddedCredentials(config.dataDir, configured);
+    embedded = await startEmbeddedS3({
+      directory: join(config.dataDir, 's3'),
+      bucket: config.s3.bucket,
+      port: config.s3.embeddedPort,
+      credentials,
+      log: (msg) => console.log(msg),
+    });
+    Object.assign(s3, credentials);
     s3.endpoint = embedded.endpoint;
     s3.forcePathStyle = true;
   }
