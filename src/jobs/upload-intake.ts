@@ -12,6 +12,7 @@ import { FlatgateError } from '../errors.ts';
 import type { Job } from '../db/queries/jobs.ts';
 import { extractModelArchive } from '../model/archive.ts';
 import { checkModelFolder } from '../model/load.ts';
+import { checkChatTemplate } from '../serving/chat-template.ts';
 import { originalArchiveKey, stagingPrefix } from '../storage/layout.ts';
 import { assertNameFree, newModelId, registerUpload, type IntakeDeps } from './intake.ts';
 import type { CompressionParams } from './params.ts';
@@ -48,7 +49,8 @@ async function write(s: PassThrough, chunk: Uint8Array): Promise<void> {
  * reading its weights into the gateway's memory.
  */
 async function validateExtracted(root: string): Promise<void> {
-  await checkModelFolder(root);
+  const found = await checkModelFolder(root);
+  await checkChatTemplate(found.tokenizerConfig);
 }
 
 /**
