@@ -43,6 +43,8 @@ export interface Config {
   workerId: string;
   /** Largest model upload, in bytes. */
   maxUploadBytes: number;
+  /** Most bytes an upload may extract to (the compression ratio is capped too, in the archive reader). */
+  maxExtractedBytes: number;
   /** Object keys under this prefix start a compression job when they land in the bucket. */
   uploadsPrefix: string;
   /**
@@ -112,6 +114,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     gatewayUrl: raw.FLATGATE_GATEWAY_URL || null,
     workerId: raw.FLATGATE_WORKER_ID || `${hostname()}-${process.pid}`,
     maxUploadBytes: int('FLATGATE_MAX_UPLOAD_BYTES', 64 * 2 ** 30, 1024, Number.MAX_SAFE_INTEGER),
+    maxExtractedBytes: int('FLATGATE_MAX_EXTRACTED_BYTES', 96 * 2 ** 30, 1024, Number.MAX_SAFE_INTEGER),
     uploadsPrefix: raw.FLATGATE_UPLOADS_PREFIX || 'uploads/',
     authMode: raw.FLATGATE_AUTH === 'open' ? 'open' : 'keys',
     adminKey: raw.FLATGATE_ADMIN_KEY || null,

@@ -18,6 +18,8 @@ export interface IntakeDeps {
   /** Keys under this prefix start jobs when they land in the bucket. */
   uploadsPrefix: string;
   maxUploadBytes: number;
+  /** Most bytes an upload may extract to (default: the upload limit). */
+  maxExtractedBytes?: number;
 }
 
 /** A model name that is already used. */

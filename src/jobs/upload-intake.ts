@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { FlatgateError } from '../errors.ts';
 import type { Job } from '../db/queries/jobs.ts';
@@ -81,9 +81,13 @@ export async function receiveUpload(
   const stored = opts.storedAt
     ? (toStore.resume(), Promise.resolve())
     : deps.store.put(staging, toStore, { contentType: 'application/x-tar' }).catch((e) => fail(e));
-  const extracted = extractModelArchive(toExtract, join(scratch, 'x'), { maxBytes: deps.maxUploadBytes * 8, name: `upload '${name}'` }).then(
+  // an archive of weights is about as large as its data; the reader also caps the compression ratio
+  const maxExtracted = deps.maxExtractedBytes ?? deps.maxUploadBytes;
+  const extracted = extractModelArchive(toExtract, join(scratch, 'x'), { maxBytes: maxExtracted, name: `upload '${name}'` }).then(
     async (root) => {
-      await validateExtracted(root);
+      await validateExtracted(root).catch((e: unknown) => {
+        throw withoutPath(e, join(scratch, 'x'));
+      });
       return root;
     },
     (e) => fail(e),
@@ -138,6 +142,12 @@ export async function discardRest(body: AsyncIterable<Uint8Array>, limit = 64 * 
   } catch {
     // the client went away
   }
+}
+
+/** `err` with the scratch folder taken out of its message: clients never see server paths. */
+function withoutPath(err: unknown, dir: string): unknown {
+  if (err instanceof FlatgateError) err.message = err.message.split(`${dir}${sep}`).join('').split(dir).join('.');
+  return err;
 }
 
 function emptyUpload(): Error {

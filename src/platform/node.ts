@@ -50,7 +50,7 @@ export async function createNodePlatform(config: Readonly<Config>, opts: { pool:
   }
   const store = new ObjectStore(s3);
   const queue = new JobQueue(db, config.jobs);
-  const intake: IntakeDeps = { db, store, queue, uploadsPrefix: config.uploadsPrefix, maxUploadBytes: config.maxUploadBytes };
+  const intake: IntakeDeps = { db, store, queue, uploadsPrefix: config.uploadsPrefix, maxUploadBytes: config.maxUploadBytes, maxExtractedBytes: config.maxExtractedBytes };
   if (embedded) {
     embedded.onEvent((event) => {
       intakeCreatedObjects(intake, createdObjects(event, false)).catch((err) => log('bucket event intake failed', err));
