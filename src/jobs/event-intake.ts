@@ -3,10 +3,9 @@
  * object version (bucket + key + etag); pipeline-written objects and other buckets are ignored.
  */
 import { findJobByKey, type Job } from '../db/queries/jobs.ts';
-import { findModelByName } from '../db/queries/models.ts';
 import { isPipelineKey } from '../storage/layout.ts';
 import type { CreatedObject } from '../storage/s3-events.ts';
-import { checkParams, newModelId, objectJobKey, registerUpload, type IntakeDeps } from './intake.ts';
+import { assertNameFree, checkParams, newModelId, objectJobKey, registerUpload, type IntakeDeps } from './intake.ts';
 
 /** What happened to one record. */
 export type EventOutcome =
@@ -21,9 +20,10 @@ export function nameFromKey(key: string): string {
 }
 
 async function freeName(deps: IntakeDeps, base: string, etag: string): Promise<string> {
-  if (!(await findModelByName(deps.db, base))) return base;
+  const free = (name: string) => assertNameFree(deps, name, null).then(() => true, () => false);
+  if (await free(base)) return base;
   const withTag = `${base}-${etag.slice(0, 8)}`;
-  if (!(await findModelByName(deps.db, withTag))) return withTag;
+  if (await free(withTag)) return withTag;
   return `${base}-${crypto.randomUUID().slice(0, 8)}`;
 }
 

@@ -65,7 +65,7 @@ export async function receiveUpload(
   opts: { declaredBytes?: number; storedAt?: string; owner?: string | null } = {},
 ): Promise<AcceptedUpload> {
   if (opts.declaredBytes !== undefined && opts.declaredBytes > deps.maxUploadBytes) throw new UploadTooLarge(deps.maxUploadBytes);
-  await assertNameFree(deps.db, name);
+  await assertNameFree(deps, name, opts.owner);
   const modelId = newModelId();
   const staging = opts.storedAt ?? `${stagingPrefix(`upload-${modelId}`)}upload.tar`;
   const scratch = await mkdtemp(join(tmpdir(), 'flatgate-upload-'));

@@ -50,7 +50,16 @@ export async function createNodePlatform(config: Readonly<Config>, opts: { pool:
   }
   const store = new ObjectStore(s3);
   const queue = new JobQueue(db, config.jobs);
-  const intake: IntakeDeps = { db, store, queue, uploadsPrefix: config.uploadsPrefix, maxUploadBytes: config.maxUploadBytes, maxExtractedBytes: config.maxExtractedBytes };
+  const intake: IntakeDeps = {
+    db,
+    store,
+    queue,
+    uploadsPrefix: config.uploadsPrefix,
+    maxUploadBytes: config.maxUploadBytes,
+    maxExtractedBytes: config.maxExtractedBytes,
+    // what the entry serves from outside the bucket (the demo model) keeps its name
+    reservedName: (name) => (config.demoModel !== null && name === config.demoModelName) || (opts.pool.has(name) && opts.pool.get(name).info.source === undefined),
+  };
   if (embedded) {
     embedded.onEvent((event) => {
       intakeCreatedObjects(intake, createdObjects(event, false)).catch((err) => log('bucket event intake failed', err));
