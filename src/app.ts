@@ -18,6 +18,8 @@ import type { Platform } from './platform/types.ts';
 import { AbRouter } from './serving/ab-router.ts';
 import type { InferenceDeps } from './serving/inference.ts';
 import { MetricsStore } from './serving/metrics.ts';
+import { canUse } from './access/keys.ts';
+import { visibleMetrics } from './routes/metrics-visibility.ts';
 import type { ModelPool } from './serving/model-pool.ts';
 
 /** What the app needs from its platform. */
@@ -59,7 +61,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', modelsRoute);
   app.route('/', completionsRoute);
   app.route('/', chatCompletionsRoute);
-  app.get('/metrics', (c) => c.text(inference.metrics.prometheus(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
+  app.get('/metrics', (c) => {
+    const p = c.var.principal;
+    const text = inference.metrics.prometheus();
+    // an owner's admin key sees the operator's models and its own; a model no longer served only the operator
+    const visible = (id: string) => p.owner === null || (deps.pool.has(id) && canUse(p, deps.pool.get(id).info.owner));
+    return c.text(p.owner === null ? text : visibleMetrics(text, visible), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  });
   handleErrorsAsOpenAI(app, log);
   return app;
 }

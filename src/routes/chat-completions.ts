@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../app-env.ts';
 import { renderChat } from '../serving/chat-template.ts';
+import { encodePrompt } from '../serving/completion.ts';
 import { runCompletion } from '../serving/inference.ts';
 import { chatLogprobs, choiceParams, runChoices, toParams, usageOf, targetOf } from './run-choices.ts';
 import { chatRequest, type ChatRequest } from './schemas.ts';
@@ -33,6 +34,8 @@ export const chatCompletionsRoute = new Hono<AppEnv>().post('/v1/chat/completion
   c.header('x-flatgate-variant', target.served.id);
 
   if (req.stream) {
+    // once the stream opens the status is 200: check the prompt and max_tokens against the context first
+    encodePrompt(loaded, params.prompt, params.maxTokens);
     return streamSSE(c, async (sse) => {
       const abort = new AbortController();
       sse.onAbort(() => abort.abort());

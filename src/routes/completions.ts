@@ -7,7 +7,7 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../app-env.ts';
 import { InvalidRequest } from '../errors.ts';
-import { scorePrompt } from '../serving/completion.ts';
+import { encodePrompt, scorePrompt } from '../serving/completion.ts';
 import { runCompletion, type Target } from '../serving/inference.ts';
 import { choiceParams, completionLogprobs, runChoices, toParams, usageOf, targetOf } from './run-choices.ts';
 import { completionRequest } from './schemas.ts';
@@ -36,6 +36,8 @@ export const completionsRoute = new Hono<AppEnv>().post('/v1/completions', async
 
   if (req.stream) {
     if (req.echo && req.logprobs != null) throw new InvalidRequest('echo with logprobs is not supported when streaming', 'stream');
+    // once the stream opens the status is 200: check the prompt and max_tokens against the context first
+    encodePrompt(await target.served.loaded(), params.prompt, params.maxTokens);
     return streamSSE(c, async (sse) => {
       const abort = new AbortController();
       sse.onAbort(() => abort.abort());
