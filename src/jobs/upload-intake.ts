@@ -8,7 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { FlatgateError } from '../errors.ts';
+import { FlatgateError, UnsupportedModel } from '../errors.ts';
+import { attentionUnsupported } from '../serving/graph/support.ts';
 import type { Job } from '../db/queries/jobs.ts';
 import { extractModelArchive } from '../model/archive.ts';
 import { checkModelFolder } from '../model/load.ts';
@@ -50,6 +51,8 @@ async function write(s: PassThrough, chunk: Uint8Array): Promise<void> {
  */
 async function validateExtracted(root: string): Promise<void> {
   const found = await checkModelFolder(root);
+  const unsupported = attentionUnsupported(found.attention);
+  if (unsupported) throw new UnsupportedModel(unsupported);
   await checkChatTemplate(found.tokenizerConfig);
 }
 

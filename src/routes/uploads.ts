@@ -15,7 +15,7 @@ import { completePresignedUpload, startPresignedUpload } from '../jobs/presigned
 import { discardRest, receiveUpload, uncancellable, UploadTooLarge, type AcceptedUpload } from '../jobs/upload-intake.ts';
 import { multipartBoundary, multipartFile } from './multipart-file.ts';
 import { parseJson } from './validate.ts';
-import { InvalidRequest, QuotaExceeded } from '../errors.ts';
+import { ClientClosedRequest, FlatgateError, InvalidRequest, QuotaExceeded } from '../errors.ts';
 
 const accepted = (u: AcceptedUpload) => ({
   model: { id: u.model.id, name: u.model.name },
@@ -55,6 +55,14 @@ async function quotaFor(c: Context<AppEnv>, bytes: number | undefined) {
   };
 }
 
+/** Whether `err` is the request body breaking off because the client disconnected. */
+function clientGone(err: unknown, signal: AbortSignal): boolean {
+  if (err instanceof FlatgateError) return false;
+  if (signal.aborted) return true;
+  const e = err as { code?: string; message?: string; name?: string };
+  return e?.code === 'ECONNRESET' || e?.name === 'AbortError' || /^(aborted|terminated)$/i.test(e?.message ?? '');
+}
+
 uploadsRoute.post('/v1/uploads', async (c) => {
   if (!c.req.raw.body) throw new InvalidRequest('The request has no body: send the archive (--data-binary @model.tar.gz) or a multipart field "file"', 'file');
   const stream = uncancellable(c.req.raw.body as unknown as AsyncIterable<Uint8Array>);
@@ -73,6 +81,8 @@ uploadsRoute.post('/v1/uploads', async (c) => {
     return c.json(accepted(u), 202);
   } catch (err) {
     await quota?.reserved.release();
+    // a client that went away mid-upload is not a server error
+    if (clientGone(err, c.req.raw.signal)) throw new ClientClosedRequest();
     // an oversize body is left unread (the app closes the connection); others are read to the end
     if (!(err instanceof UploadTooLarge) && !(err instanceof QuotaExceeded)) await discardRest(stream);
     throw quota ? quota.translate(err) : err;
