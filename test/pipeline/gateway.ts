@@ -31,7 +31,10 @@ export interface TestGateway {
 }
 
 /** Starts a gateway with `env` overrides (no embedded worker: tests start their own). */
-export async function startTestGateway(env: Record<string, string> = {}, opts: { auth?: (platform: NodePlatform) => AuthConfig } = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  env: Record<string, string> = {},
+  opts: { auth?: (platform: NodePlatform) => AuthConfig; log?: (msg: string, err?: unknown) => void } = {},
+): Promise<TestGateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'fg-gw-'));
   const config = loadConfig({
     FLATGATE_DATA_DIR: dataDir,
@@ -44,7 +47,7 @@ export async function startTestGateway(env: Record<string, string> = {}, opts: {
   });
   const pool = new ModelPool({ session: { threads: 1 } });
   const platform = await createNodePlatform(config, { pool, log: () => undefined });
-  const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes, platform, log: () => undefined, auth: opts.auth?.(platform) });
+  const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes, platform, log: opts.log ?? (() => undefined), auth: opts.auth?.(platform) });
   const server: ServerType = await new Promise((ok) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => ok(s));
   });
