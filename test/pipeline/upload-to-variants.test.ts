@@ -98,7 +98,9 @@ describe('upload -> job -> variants', () => {
   });
 
   it('a second serving node told about the published variants (as the Worker tells its containers) serves them from the bucket', async () => {
-    const other = await startTestGateway({ FLATGATE_S3_ENDPOINT: gw.platform.s3.endpoint!, FLATGATE_S3_BUCKET: gw.platform.s3.bucket });
+    // the embedded store answers only its own key pair: a second node is given it, as a real deployment would be
+    const { endpoint, bucket, accessKeyId, secretAccessKey } = gw.platform.s3;
+    const other = await startTestGateway({ FLATGATE_S3_ENDPOINT: endpoint!, FLATGATE_S3_BUCKET: bucket, FLATGATE_S3_ACCESS_KEY_ID: accessKeyId, FLATGATE_S3_SECRET_ACCESS_KEY: secretAccessKey });
     try {
       const model = (await findModelByName(gw.platform.db, 'tiny'))!;
       const variants = (await variantsOfModel(gw.platform.db, model.id)).map((v) => {
