@@ -10,6 +10,7 @@ import { openLibsql } from '../db/open-libsql.ts';
 import { readyVariants } from '../db/queries/variants.ts';
 import { intakeCreatedObjects } from '../jobs/event-intake.ts';
 import type { IntakeDeps } from '../jobs/intake.ts';
+import { discardPublished } from '../jobs/discard-published.ts';
 import { JobQueue } from '../jobs/queue.ts';
 import { registerVariant, serveVariants } from '../jobs/serve-variants.ts';
 import type { ModelPool } from '../serving/model-pool.ts';
@@ -50,6 +51,8 @@ export async function createNodePlatform(config: Readonly<Config>, opts: { pool:
   }
   const store = new ObjectStore(s3);
   const queue = new JobQueue(db, config.jobs);
+  // a job that failed for good leaves no published objects behind
+  queue.onGiveUp((job) => discardPublished(store, job.modelId, job.id));
   const intake: IntakeDeps = {
     db,
     store,

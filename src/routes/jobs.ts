@@ -9,7 +9,6 @@ import type { Job } from '../db/queries/jobs.ts';
 import { findModel, setModelStatus } from '../db/queries/models.ts';
 import { upsertVariant } from '../db/queries/variants.ts';
 import { FlatgateError } from '../errors.ts';
-import { discardPublished } from '../jobs/discard-published.ts';
 import { servedId } from '../jobs/published-variant.ts';
 import { variantPrefix } from '../storage/layout.ts';
 import { canUse } from '../access/keys.ts';
@@ -141,10 +140,7 @@ jobsRoute.post('/v1/worker/jobs/:id/fail', async (c) => {
   const status = await queue.fail(id, req.lease, req.error, req.retryable);
   if (status === 'failed') {
     const job = await queue.get(id);
-    if (job) {
-      await setModelStatus(db, job.modelId, 'failed');
-      await discardPublished(c.var.platform.store, job.modelId, job.id);
-    }
+    if (job) await setModelStatus(db, job.modelId, 'failed');
   }
   return c.json({ status });
 });
