@@ -5,6 +5,7 @@
  */
 import type { Db } from '../db/client.ts';
 import { releaseUploadBytes, reserveUploadBytes, uploadTally } from '../db/queries/api-keys.ts';
+import { expireQuotaUploads } from '../db/queries/uploads.ts';
 import { QuotaExceeded } from '../errors.ts';
 
 /** Bytes held for one upload. */
@@ -26,6 +27,8 @@ const UNLIMITED: QuotaReservation = { limit: Infinity, settle: async () => undef
  */
 export async function reserveUploadQuota(db: Db, keyId: string, quota: number, bytes: number | undefined, cap: number): Promise<QuotaReservation> {
   if (quota <= 0) return UNLIMITED;
+  // presigned uploads that were never completed give their reservation back once they expire
+  await releaseUploadBytes(db, keyId, await expireQuotaUploads(db, keyId, Date.now()));
   let amount = bytes;
   if (amount === undefined) {
     const tally = await uploadTally(db, keyId);

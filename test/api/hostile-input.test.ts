@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
 import { createApiKey, type Scope } from '../../src/access/keys.ts';
+import { uploads as uploadsTable } from '../../src/db/schema.ts';
 import { loadModel } from '../../src/model/load.ts';
 import { saveHfFolder } from '../../src/model/save-hf.ts';
 import type { LoadedModel } from '../../src/model/types.ts';
@@ -55,6 +57,7 @@ beforeAll(async () => {
   await key('limited', 'carol', ['inference'], { rateLimit: 1 });
   good = await storiesTarGz();
   await key('quota', 'dave', ['upload'], { uploadQuota: Math.floor(good.length * 2.5) });
+  await key('presigner', 'erin', ['upload'], { uploadQuota: good.length + 10 });
   hf = await storiesHfEntries('m/');
 });
 afterAll(async () => {
@@ -177,6 +180,18 @@ describe('4. upload quotas', () => {
     expect(accepted.length).toBe(2);
     for (const r of results.filter((x) => x.status !== 202)) await refusal(r, 429, 'quota_exceeded');
     expect(await tally()).toBe(2 * good.length);
+  });
+
+  it('a presigned upload holds its reservation until it completes or expires', async () => {
+    const start = (name: string) => call('/v1/uploads/multipart', keys.presigner, { name, size: good.length });
+    const first = await start('pre-1');
+    expect(first.status).toBe(201);
+    await refusal(await start('pre-2'), 429, 'quota_exceeded');
+    const { id } = (await first.json()) as { id: string };
+    await gw.platform.db.update(uploadsTable).set({ expiresAt: 0 }).where(eq(uploadsTable.id, id));
+    const again = await start('pre-3');
+    expect(again.status).toBe(201);
+    await gw.platform.db.update(uploadsTable).set({ status: 'aborted' }).where(eq(uploadsTable.status, 'open'));
   });
 });
 

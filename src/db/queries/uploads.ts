@@ -1,7 +1,7 @@
 /**
  * @module Queries on `uploads` (presigned multipart uploads in progress).
  */
-import { and, eq } from 'drizzle-orm';
+import { and, eq, lt } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { uploads } from '../schema.ts';
 
@@ -23,4 +23,14 @@ export async function findOpenUpload(db: Db, id: string): Promise<UploadRow | un
 export async function closeUpload(db: Db, id: string, status: 'completed' | 'aborted'): Promise<boolean> {
   const out = await db.update(uploads).set({ status }).where(and(eq(uploads.id, id), eq(uploads.status, 'open'))).returning({ id: uploads.id });
   return out.length > 0;
+}
+
+/** Closes the open uploads holding `keyId`'s quota that expired before `now`; returns the bytes they held. */
+export async function expireQuotaUploads(db: Db, keyId: string, now: number): Promise<number> {
+  const out = await db
+    .update(uploads)
+    .set({ status: 'aborted' })
+    .where(and(eq(uploads.quotaKeyId, keyId), eq(uploads.status, 'open'), lt(uploads.expiresAt, now)))
+    .returning({ size: uploads.size });
+  return out.reduce((n, r) => n + r.size, 0);
 }
