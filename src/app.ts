@@ -25,6 +25,8 @@ import { dbSummaryStore } from './db/queries/request-summaries.ts';
 import { MemoryBenchmarkStore, type BenchmarkStore } from './serving/benchmark.ts';
 import { MetricsStore } from './serving/metrics.ts';
 import { MemorySummaryStore, SummaryRecorder } from './serving/summaries.ts';
+import { canUse } from './access/keys.ts';
+import { visibleMetrics } from './routes/metrics-visibility.ts';
 import type { ModelPool } from './serving/model-pool.ts';
 
 /** What the app needs from its platform. */
@@ -102,8 +104,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', tokenizerRoute);
   app.route('/', openApiRoute());
   app.get('/metrics', (c) => {
+    const p = c.var.principal;
     const loads = deps.pool.list().map((m) => ({ model: m.info.parent ?? m.id, variant: m.id, ...m.scheduler.load }));
-    return c.text(inference.metrics.prometheus({ loads }), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+    const text = inference.metrics.prometheus({ loads });
+    // an owner's admin key sees the operator's models and its own; a model no longer served only the operator
+    const visible = (id: string) => p.owner === null || (deps.pool.has(id) && canUse(p, deps.pool.get(id).info.owner));
+    return c.text(p.owner === null ? text : visibleMetrics(text, visible), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
   handleErrorsAsOpenAI(app, log);
   return app;

@@ -25,8 +25,13 @@ export interface Config {
   maxRequestBytes: number;
   /** Object storage; `endpoint: null` runs the embedded S3 server on 127.0.0.1 under `dataDir/s3`. */
   s3: S3Settings & {
-    /** Port of the embedded S3 server (0: any free port). */
+    /** Port of the embedded S3 server (0: any free port; a taken one is replaced by a free one). */
     embeddedPort: number;
+    /**
+     * Whether FLATGATE_S3_ACCESS_KEY_ID and _SECRET_ACCESS_KEY were both set: the embedded store then
+     * requires exactly those; otherwise it makes a pair once and keeps it in `dataDir`.
+     */
+    credentialsSet: boolean;
   };
   /** libsql URL of the database (default: a file in `dataDir`). */
   databaseUrl: string;
@@ -42,6 +47,8 @@ export interface Config {
   taskDataDir: string;
   /** Largest model upload, in bytes. */
   maxUploadBytes: number;
+  /** Most bytes an upload may extract to (the compression ratio is capped too, in the archive reader). */
+  maxExtractedBytes: number;
   /** Object keys under this prefix start a compression job when they land in the bucket. */
   uploadsPrefix: string;
   /**
@@ -148,8 +155,8 @@ export const SETTINGS = {
   s3Endpoint: text('FLATGATE_S3_ENDPOINT', null, 'gateway, worker', 'S3-compatible endpoint; unset: the gateway runs an embedded S3 server under `FLATGATE_DATA_DIR/s3` (a worker needs it set).', '(embedded)'),
   s3Region: text('FLATGATE_S3_REGION', 'us-east-1', 'gateway, worker', 'Region of the bucket.'),
   s3Bucket: text('FLATGATE_S3_BUCKET', 'flatgate', 'gateway, worker', 'Bucket holding uploads and published variants.'),
-  s3AccessKeyId: text('FLATGATE_S3_ACCESS_KEY_ID', 'S3RVER', 'gateway, worker', 'S3 credentials (the embedded server\'s by default).'),
-  s3SecretAccessKey: text('FLATGATE_S3_SECRET_ACCESS_KEY', 'S3RVER', 'gateway, worker', 'S3 credentials (the embedded server\'s by default).'),
+  s3AccessKeyId: text('FLATGATE_S3_ACCESS_KEY_ID', 'S3RVER', 'gateway, worker', 'S3 credentials. With the embedded store, set both to make it require exactly this pair; unset, it makes a pair once and keeps it in `FLATGATE_DATA_DIR/s3-credentials.json` (mode 0600).', '(embedded: made once)'),
+  s3SecretAccessKey: text('FLATGATE_S3_SECRET_ACCESS_KEY', 'S3RVER', 'gateway, worker', 'The secret of that pair.', '(embedded: made once)'),
   s3ForcePathStyle: flag('FLATGATE_S3_FORCE_PATH_STYLE', true, 'gateway, worker', 'Path-style bucket URLs (`false` for virtual-hosted AWS S3).'),
   embeddedS3Port: int('FLATGATE_EMBEDDED_S3_PORT', 4568, 0, 65535, 'gateway', 'Port of the embedded S3 server (0: any free port).'),
   databaseUrl: text('FLATGATE_DATABASE_URL', '', 'gateway', 'libsql URL of the database.', '`file:<FLATGATE_DATA_DIR>/flatgate.db`'),
@@ -160,6 +167,7 @@ export const SETTINGS = {
   workerId: text('FLATGATE_WORKER_ID', '', 'worker', 'A worker\'s id in job leases.', '`<hostname>-<pid>`'),
   taskDataDir: custom('FLATGATE_TASK_DATA_DIR', '`fixtures/tasks` (bundled, first 500 items of each task)', 'worker', 'Folder with the zero-shot task files (PIQA, ARC, WinoGrande, HellaSwag, BoolQ; layout of `fixtures/tasks`); point it at full datasets. `flatgate eval --data-dir` overrides.', (v) => (unset(v) ? BUNDLED_TASK_DATA_DIR : resolve(v))),
   maxUploadBytes: int('FLATGATE_MAX_UPLOAD_BYTES', 64 * 2 ** 30, 1024, Number.MAX_SAFE_INTEGER, 'gateway', 'Largest model upload, in bytes.', '68719476736 (64 GiB)'),
+  maxExtractedBytes: int('FLATGATE_MAX_EXTRACTED_BYTES', 96 * 2 ** 30, 1024, Number.MAX_SAFE_INTEGER, 'gateway, worker', 'Most bytes an uploaded archive may extract to (its compression ratio is capped at 20 too).', '103079215104 (96 GiB)'),
   uploadsPrefix: custom('FLATGATE_UPLOADS_PREFIX', '`uploads/`', 'gateway', 'Objects landing under this prefix start a compression job (not under `models/` or `tmp/`).', (v, problems) => {
     const prefix = unset(v) ? 'uploads/' : v;
     if (prefix.startsWith('models/') || prefix.startsWith('tmp/')) problems.push(`FLATGATE_UPLOADS_PREFIX=${JSON.stringify(prefix)} must not lie under models/ or tmp/`);
@@ -214,6 +222,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
       bucket: v.s3Bucket,
       accessKeyId: v.s3AccessKeyId,
       secretAccessKey: v.s3SecretAccessKey,
+      credentialsSet: Boolean(raw.FLATGATE_S3_ACCESS_KEY_ID && raw.FLATGATE_S3_SECRET_ACCESS_KEY),
       forcePathStyle: v.s3ForcePathStyle,
       embeddedPort: v.embeddedS3Port,
     },
@@ -225,6 +234,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     workerId: v.workerId || `${hostname()}-${process.pid}`,
     taskDataDir: v.taskDataDir,
     maxUploadBytes: v.maxUploadBytes,
+    maxExtractedBytes: v.maxExtractedBytes,
     uploadsPrefix: v.uploadsPrefix,
     authMode: v.authMode,
     adminKey: v.adminKey,

@@ -54,11 +54,30 @@ export class ModelNotFound extends FlatgateError {
   }
 }
 
-/** Too many requests queued for a variant, or a key over its rate limit (HTTP 429). */
+/** Too many requests queued for a variant (HTTP 429); `retryAfter` seconds go out as `Retry-After`. */
 export class Overloaded extends FlatgateError {
   readonly status = 429;
-  constructor(message: string) {
-    super(message, 'overloaded', 'rate_limit_error');
+  constructor(
+    message: string,
+    readonly retryAfter = 1,
+    code = 'overloaded',
+  ) {
+    super(message, code, 'rate_limit_error');
+  }
+}
+
+/** A key over its request rate limit (HTTP 429, OpenAI's `rate_limit_exceeded`, with `Retry-After`). */
+export class RateLimited extends Overloaded {
+  constructor(message: string, retryAfter: number) {
+    super(message, retryAfter, 'rate_limit_exceeded');
+  }
+}
+
+/** The client went away before its request was read (HTTP 499 in logs; nobody receives the answer). */
+export class ClientClosedRequest extends FlatgateError {
+  readonly status = 499;
+  constructor() {
+    super('The client closed the connection before the request was complete', 'client_closed_request');
   }
 }
 

@@ -23,4 +23,11 @@ export class RateLimiter {
     this.buckets.set(id, b);
     return ok;
   }
+
+  /** Seconds until `id`'s bucket holds a whole request again (0 when it does now). */
+  wait(id: string, limit: number): number {
+    const b = this.buckets.get(id);
+    if (limit <= 0 || !b || b.tokens >= 1) return 0;
+    return ((1 - b.tokens) * 60) / limit;
+  }
 }

@@ -21,6 +21,16 @@ export const models = sqliteTable('models', {
   createdAt: integer().notNull(),
 });
 
+/**
+ * Every model name ever taken, and whose it is ('' for the operator). A name stays with its first owner
+ * after the model is deleted, so nobody inherits another owner's routes, metrics or clients.
+ */
+export const modelNames = sqliteTable('model_names', {
+  name: text().primaryKey(),
+  owner: text().notNull(),
+  createdAt: integer().notNull(),
+});
+
 /** The evaluation of one variant. */
 export interface VariantEvaluation {
   ppl: number | null;
@@ -97,6 +107,8 @@ export const uploads = sqliteTable('uploads', {
   params: text({ mode: 'json' }).$type<Record<string, unknown>>().notNull(),
   /** Owner of the key that started the upload (null: the operator). */
   owner: text(),
+  /** The key whose upload quota holds `size` bytes for this upload (null: no quota). */
+  quotaKeyId: text(),
   status: text({ enum: ['open', 'completed', 'aborted'] }).notNull().default('open'),
   createdAt: integer().notNull(),
   expiresAt: integer().notNull(),

@@ -27,7 +27,7 @@ let queue: JobQueue;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'fg-complete-'));
   opened = await openLibsql(`file:${join(dir, 'db.sqlite')}`);
-  s3 = await startEmbeddedS3({ directory: join(dir, 's3'), bucket: 'b', port: 0 });
+  s3 = await startEmbeddedS3({ directory: join(dir, 's3'), bucket: 'b', port: 0, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
   store = new ObjectStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'b', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true });
   queue = new JobQueue(opened.db, { leaseMs: 60_000, maxAttempts: 3, retryBaseMs: 0 });
 });

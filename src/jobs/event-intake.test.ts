@@ -22,9 +22,9 @@ let deps: IntakeDeps;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'fg-events-'));
-  s3 = await startEmbeddedS3({ directory: join(dir, 's3'), bucket: 'b', port: 0 });
+  s3 = await startEmbeddedS3({ directory: join(dir, 's3'), bucket: 'b', port: 0, credentials: { accessKeyId: 'TESTKEY', secretAccessKey: 'test-secret-0123456789' } });
   opened = await openLibsql(`file:${join(dir, 'db.sqlite')}`);
-  const store = new ObjectStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'b', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true });
+  const store = new ObjectStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'b', accessKeyId: 'TESTKEY', secretAccessKey: 'test-secret-0123456789', forcePathStyle: true });
   deps = { db: opened.db, store, queue: new JobQueue(opened.db, { leaseMs: 1000, maxAttempts: 2, retryBaseMs: 10 }), uploadsPrefix: 'uploads/', maxUploadBytes: 1000 };
 });
 afterAll(async () => {

@@ -3,10 +3,9 @@
  * object version (bucket + key + etag); pipeline-written objects and other buckets are ignored.
  */
 import { findJobByKey, type Job } from '../db/queries/jobs.ts';
-import { findModelByName } from '../db/queries/models.ts';
-import { isPipelineKey } from '../storage/layout.ts';
+import { isCleanKey, isPipelineKey } from '../storage/layout.ts';
 import type { CreatedObject } from '../storage/s3-events.ts';
-import { checkParams, newModelId, objectJobKey, registerUpload, type IntakeDeps } from './intake.ts';
+import { assertNameFree, checkParams, newModelId, objectJobKey, registerUpload, type IntakeDeps } from './intake.ts';
 
 /** What happened to one record. */
 export type EventOutcome =
@@ -21,9 +20,10 @@ export function nameFromKey(key: string): string {
 }
 
 async function freeName(deps: IntakeDeps, base: string, etag: string): Promise<string> {
-  if (!(await findModelByName(deps.db, base))) return base;
+  const free = (name: string) => assertNameFree(deps, name, null).then(() => true, () => false);
+  if (await free(base)) return base;
   const withTag = `${base}-${etag.slice(0, 8)}`;
-  if (!(await findModelByName(deps.db, withTag))) return withTag;
+  if (await free(withTag)) return withTag;
   return `${base}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
@@ -38,6 +38,10 @@ export async function intakeCreatedObjects(deps: IntakeDeps, objects: CreatedObj
       out.push({ key: o.key, action: 'ignored', reason: `bucket '${o.bucket}' is not '${deps.store.bucket}'` });
       continue;
     }
+    if (!isCleanKey(o.key)) {
+      out.push({ key: o.key, action: 'ignored', reason: "not a plain key ('.', '..' or empty segments, backslashes or control characters)" });
+      continue;
+    }
     if (isPipelineKey(o.key) || !o.key.startsWith(deps.uploadsPrefix) || o.key.endsWith('/')) {
       out.push({ key: o.key, action: 'ignored', reason: `not under ${deps.uploadsPrefix}` });
       continue;
@@ -47,7 +51,8 @@ export async function intakeCreatedObjects(deps: IntakeDeps, objects: CreatedObj
       out.push({ key: o.key, action: 'ignored', reason: 'the object no longer exists' });
       continue;
     }
-    const etag = o.etag ?? head.etag;
+    // the object's identity is what the bucket says now, not what the (replayable) event claims
+    const etag = head.etag;
     const existing = await findJobByKey(deps.db, objectJobKey(o.bucket, o.key, etag));
     if (existing) {
       out.push({ key: o.key, action: 'duplicate', job: existing });

@@ -5,7 +5,7 @@
 import { FlatgateError, InvalidRequest } from '../errors.ts';
 import type { Db } from '../db/client.ts';
 import type { Job } from '../db/queries/jobs.ts';
-import { deleteModel, findModelByName, insertModel } from '../db/queries/models.ts';
+import { deleteModel, findModelByName, insertModel, nameReservedFor, reserveName } from '../db/queries/models.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { compressionParamsSchema, criteriaOfParams, type CompressionParams } from './params.ts';
 import type { JobQueue } from './queue.ts';
@@ -25,13 +25,20 @@ export interface IntakeDeps {
   dataDir?: string;
   /** Lifetime of presigned multipart uploads, in seconds (default one day). */
   presignedExpirySeconds?: number;
+  /** Most bytes an upload may extract to (default: the upload limit). */
+  maxExtractedBytes?: number;
+  /** Names no upload may take (what the gateway serves from elsewhere, e.g. the demo model). */
+  reservedName?: (name: string) => boolean;
 }
 
-/** A model name that is already used. */
+/**
+ * A model name that cannot be taken. The message is the same whoever holds the name (the uploader, the
+ * operator, another owner), so it tells nothing about other owners' models.
+ */
 export class ModelNameTaken extends FlatgateError {
   readonly status = 409;
   constructor(name: string) {
-    super(`A model named '${name}' already exists`, 'model_exists', 'invalid_request_error', 'name');
+    super(`The model name '${name}' is not available; choose another`, 'model_exists', 'invalid_request_error', 'name');
   }
 }
 
@@ -79,6 +86,7 @@ export interface UploadRecord {
  */
 export async function registerUpload(deps: IntakeDeps, u: UploadRecord): Promise<{ job: Job; created: boolean }> {
   const now = Date.now();
+  if (deps.reservedName?.(u.name) || !(await reserveName(deps.db, u.name, u.owner ?? ''))) throw new ModelNameTaken(u.name);
   const inserted = await insertModel(deps.db, {
     id: u.modelId,
     name: u.name,
@@ -110,7 +118,11 @@ export async function registerUpload(deps: IntakeDeps, u: UploadRecord): Promise
   }
 }
 
-/** Fails with ModelNameTaken early, before any bytes are read. */
-export async function assertNameFree(db: Db, name: string): Promise<void> {
-  if (await findModelByName(db, name)) throw new ModelNameTaken(name);
+/**
+ * Fails with ModelNameTaken early, before any bytes are read: the name is reserved, held by another
+ * owner (even if their model was deleted), or in use by a live model.
+ */
+export async function assertNameFree(deps: Pick<IntakeDeps, 'db' | 'reservedName'>, name: string, owner: string | null | undefined): Promise<void> {
+  const holder = await nameReservedFor(deps.db, name);
+  if (deps.reservedName?.(name) || (holder !== undefined && holder !== (owner ?? '')) || (await findModelByName(deps.db, name))) throw new ModelNameTaken(name);
 }

@@ -9,6 +9,7 @@ import { stagingPrefix } from '../storage/layout.ts';
 import { abortMultipart, completeMultipart, presignMultipart, type PresignedMultipart } from '../storage/presigned-upload.ts';
 import { assertNameFree, checkParams, type IntakeDeps } from './intake.ts';
 import type { CompressionParams } from './params.ts';
+import { reservation } from './upload-quota.ts';
 import { receiveUpload, UploadTooLarge, type AcceptedUpload } from './upload-intake.ts';
 
 /** An unknown or closed presigned upload. */
@@ -39,16 +40,17 @@ export async function startPresignedUpload(
   size: number,
   params: CompressionParams,
   owner: string | null = null,
+  quotaKeyId: string | null = null,
 ): Promise<PresignedMultipart & { id: string; expiresAt: number }> {
   if (!Number.isInteger(size) || size < 1) throw new InvalidRequest('size must be a positive integer (bytes)', 'size');
   if (size > deps.maxUploadBytes) throw new UploadTooLarge(deps.maxUploadBytes);
-  await assertNameFree(deps.db, name);
+  await assertNameFree(deps, name, owner);
   const id = `upl_${crypto.randomUUID().replace(/-/g, '').slice(0, 20)}`;
   const key = `${stagingPrefix(`presigned-${id}`)}upload.tar`;
   const expiresS = deps.presignedExpirySeconds ?? DEFAULT_PRESIGNED_EXPIRY_S;
   const up = await presignMultipart(deps.store, key, size, { expiresIn: expiresS });
   const now = Date.now();
-  await insertUpload(deps.db, { id, name, key, s3UploadId: up.uploadId, size, params, owner, createdAt: now, expiresAt: now + expiresS * 1000 });
+  await insertUpload(deps.db, { id, name, key, s3UploadId: up.uploadId, size, params, owner, quotaKeyId, createdAt: now, expiresAt: now + expiresS * 1000 });
   return { ...up, id, expiresAt: now + expiresS * 1000 };
 }
 
@@ -69,6 +71,8 @@ export async function completePresignedUpload(
     throw new UploadExpired(id);
   }
   if (!(await closeUpload(deps.db, id, 'completed'))) throw new UploadNotFound(id);
+  // the quota was reserved for the declared size when the upload started
+  const quota = row.quotaKeyId ? reservation(deps.db, row.quotaKeyId, row.size) : null;
   try {
     await completeMultipart(deps.store, row.key, row.s3UploadId, parts).catch((err) => {
       throw new InvalidRequest(`The bucket refused to complete the upload: ${(err as Error).message}`, 'parts');
@@ -79,8 +83,11 @@ export async function completePresignedUpload(
     // part URLs do not bound part sizes: hold the client to the size it declared (and was granted quota for)
     if (head.size > row.size) throw new InvalidRequest(`The upload has ${head.size} bytes, more than the ${row.size} declared`, 'size');
     const body = await deps.store.get(row.key);
-    return await receiveUpload(deps, row.name, checkParams(row.params) as CompressionParams, body, { storedAt: row.key, owner: row.owner });
+    const u = await receiveUpload(deps, row.name, checkParams(row.params) as CompressionParams, body, { storedAt: row.key, owner: row.owner });
+    await quota?.settle(u.bytes);
+    return u;
   } catch (err) {
+    await quota?.release();
     await abortMultipart(deps.store, row.key, row.s3UploadId);
     await deps.store.deleteKeys([row.key]).catch(() => undefined);
     throw err;

@@ -116,4 +116,28 @@ describe('JobQueue', () => {
     expect(j).toMatchObject({ status: 'failed', attempts: 3 });
     expect(j?.error).toMatch(/lease expired/);
   });
+
+  it('tells onGiveUp once about each job that failed for good, by a permanent error or a lost last lease, never a retry', async () => {
+    const given: string[] = [];
+    q.onGiveUp(async (j) => {
+      given.push(`${j.id}/${j.modelId}`);
+    });
+    await addJob('a');
+    await addJob('b');
+    const a = (await q.claim('w'))!;
+    expect(await q.fail('a', a.lease, 'transient', true)).toBe('queued');
+    expect(given).toEqual([]);
+    now += 10_000;
+    const a2 = (await q.claim('w'))!;
+    expect(a2.job.id).toBe('a');
+    expect(await q.fail('a', a2.lease, 'unsupported head size', false)).toBe('failed');
+    expect(given).toEqual(['a/m-a']);
+    for (let i = 0; i < 3; i++) {
+      expect((await q.claim('w'))?.job.id).toBe('b');
+      now += 1001;
+    }
+    await q.get('b');
+    await q.get('b');
+    expect(given).toEqual(['a/m-a', 'b/m-b']);
+  });
 });

@@ -57,11 +57,22 @@ export interface Claim {
  * const claim = await q.claim('worker-1');
  */
 export class JobQueue {
+  private givenUp: (job: { id: string; modelId: string }) => Promise<void> = async () => undefined;
+
   constructor(
     readonly db: Db,
     readonly policy: QueuePolicy,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** Calls `fn` for each job that failed for good (no attempts left, or a permanent error); its errors are ignored. */
+  onGiveUp(fn: (job: { id: string; modelId: string }) => Promise<void>): void {
+    this.givenUp = fn;
+  }
+
+  private async failExhausted(now: number): Promise<void> {
+    for (const job of await failExhaustedLeases(this.db, now)) await this.givenUp(job).catch(() => undefined);
+  }
 
   /** Enqueues `job` unless its idempotency key is already known. */
   enqueue(job: Omit<NewJob, 'maxAttempts'>): Promise<{ job: Job; created: boolean }> {
@@ -70,14 +81,14 @@ export class JobQueue {
 
   /** The job `id` (after failing jobs whose last lease ran out). */
   async get(id: string): Promise<Job | undefined> {
-    await failExhaustedLeases(this.db, this.now());
+    await this.failExhausted(this.now());
     return findJob(this.db, id);
   }
 
   /** Claims the next runnable job for `workerId`, or returns null when there is none. */
   async claim(workerId: string): Promise<Claim | null> {
     const now = this.now();
-    await failExhaustedLeases(this.db, now);
+    await this.failExhausted(now);
     const lease = `${workerId}/${crypto.randomUUID()}`;
     const job = await claimNextJob(this.db, lease, now, this.policy.leaseMs);
     return job ? { job, lease } : null;
@@ -110,6 +121,7 @@ export class JobQueue {
     const retryAt = retry ? now + this.policy.retryBaseMs * 2 ** (job.attempts - 1) : null;
     const reason = retry ? error : `${error} (attempt ${job.attempts} of ${job.maxAttempts})`;
     if (!(await failJob(this.db, id, lease, now, reason, retryAt))) throw new LeaseLost(id);
+    if (!retry) await this.givenUp(job).catch(() => undefined);
     return retry ? 'queued' : 'failed';
   }
 }

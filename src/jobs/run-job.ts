@@ -13,10 +13,12 @@ import { evaluateModel, type EvaluationResult } from '../compression/eval/evalua
 import { compress } from '../compression/pipeline.ts';
 import { collectSimilarity } from '../compression/statistics.ts';
 import type { VariantEvaluation } from '../db/schema.ts';
+import { UnsupportedModel } from '../errors.ts';
 import { loadModel } from '../model/load.ts';
 import { saveHfFolder } from '../model/save-hf.ts';
 import { countParams, type LoadedModel } from '../model/types.ts';
 import { writeOnnxExport } from '../serving/export-onnx.ts';
+import { attentionUnsupported } from '../serving/graph/support.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { publishFolder } from '../storage/publish-folder.ts';
 import { STAGING_PREFIX } from '../storage/layout.ts';
@@ -93,6 +95,9 @@ export async function runJob(ctx: JobContext): Promise<VariantResult[]> {
   await pipeline(await store.get(job.sourceKey), createWriteStream(archive), { signal });
   step('load', 0.05);
   const original = await loadModel(archive, { extractDir: join(workDir, 'source') });
+  // bucket uploads reach the worker unchecked: refuse what the serving graph cannot run before publishing anything
+  const unsupported = attentionUnsupported(original.model.config);
+  if (unsupported) throw new UnsupportedModel(unsupported);
   const nonce = `job-${job.id}-${job.attempts}`;
   const evalFile = p.evaluate ? await textFile(ctx, p.eval_key, p.eval_file, DEFAULT_EVAL_FILE, 'eval.txt') : null;
   const L = original.model.layers.length;

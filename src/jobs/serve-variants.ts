@@ -27,6 +27,11 @@ export interface ServeDeps {
  */
 export function registerVariant(deps: ServeDeps, v: PublishedVariant, origin: ServedModelInfo['origin'] = 'database'): void {
   if (deps.pool.has(v.id) && sameVariant(deps.pool.get(v.id).info, v)) return;
+  // an uploaded model never replaces one the entry serves from elsewhere (the demo model), nor one of another owner
+  if (deps.pool.has(v.id)) {
+    const held = deps.pool.get(v.id).info;
+    if (held.source === undefined || (held.owner ?? null) !== (v.owner ?? null)) throw new NameHeld(v.id);
+  }
   const dir = join(deps.cacheDir, v.modelId, v.variant);
   const load = async () => {
     const manifest = await readManifest(deps.store, v.modelId, v.variant);
@@ -48,5 +53,12 @@ function sameVariant(info: ServedModelInfo, v: PublishedVariant): boolean {
 export class VariantMissing extends FlatgateError {
   constructor(id: string) {
     super(`The files of '${id}' are missing from object storage`, 'variant_missing', 'server_error');
+  }
+}
+
+/** A variant whose served id is held by a model of another owner or served from outside the bucket. */
+export class NameHeld extends FlatgateError {
+  constructor(id: string) {
+    super(`The served id '${id}' is held by another model`, 'model_exists', 'server_error');
   }
 }

@@ -33,7 +33,7 @@ beforeAll(async () => {
   // two connections to one file, as two processes would have
   a = await openLibsql(`file:${join(dir, 'db.sqlite')}`);
   b = await openLibsql(`file:${join(dir, 'db.sqlite')}`);
-  s3 = await startEmbeddedS3({ directory: join(dir, 's3'), bucket: 'b', port: 0 });
+  s3 = await startEmbeddedS3({ directory: join(dir, 's3'), bucket: 'b', port: 0, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
   store = new ObjectStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'b', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true });
 });
 afterAll(async () => {

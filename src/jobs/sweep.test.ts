@@ -28,7 +28,7 @@ let deadPid: number;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'fg-sweep-'));
-  s3 = await startEmbeddedS3({ directory: join(dir, 's3'), bucket: 'b', port: 0 });
+  s3 = await startEmbeddedS3({ directory: join(dir, 's3'), bucket: 'b', port: 0, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
   opened = await openLibsql(`file:${join(dir, 'db.sqlite')}`);
   store = new ObjectStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'b', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true });
   const child = spawn(process.execPath, ['-e', '']);

@@ -5,12 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { FlatgateError } from '../errors.ts';
+import { FlatgateError, UnsupportedModel } from '../errors.ts';
+import { attentionUnsupported } from '../serving/graph/support.ts';
 import type { Job } from '../db/queries/jobs.ts';
 import { extractModelArchive } from '../model/archive.ts';
 import { checkModelFolder } from '../model/load.ts';
+import { checkChatTemplate } from '../serving/chat-template.ts';
 import { originalArchiveKey, stagingPrefix } from '../storage/layout.ts';
 import { processTag, scratchFolder } from '../storage/scratch.ts';
 
@@ -51,7 +53,10 @@ async function write(s: PassThrough, chunk: Uint8Array): Promise<void> {
  * reading its weights into the gateway's memory.
  */
 async function validateExtracted(root: string): Promise<void> {
-  await checkModelFolder(root);
+  const found = await checkModelFolder(root);
+  const unsupported = attentionUnsupported(found.attention);
+  if (unsupported) throw new UnsupportedModel(unsupported);
+  await checkChatTemplate(found.tokenizerConfig);
 }
 
 /**
@@ -66,7 +71,7 @@ export async function receiveUpload(
   opts: { declaredBytes?: number; storedAt?: string; owner?: string | null } = {},
 ): Promise<AcceptedUpload> {
   if (opts.declaredBytes !== undefined && opts.declaredBytes > deps.maxUploadBytes) throw new UploadTooLarge(deps.maxUploadBytes);
-  await assertNameFree(deps.db, name);
+  await assertNameFree(deps, name, opts.owner);
   const modelId = newModelId();
   const staging = opts.storedAt ?? `${stagingPrefix(`${UPLOAD_STAGING}${processTag()}/${modelId}`)}upload.tar`;
   if (!deps.dataDir) throw new Error('HTTP uploads need a data directory for their scratch space');
@@ -83,9 +88,13 @@ export async function receiveUpload(
   const stored = opts.storedAt
     ? (toStore.resume(), Promise.resolve())
     : deps.store.put(staging, toStore, { contentType: 'application/x-tar' }).catch((e) => fail(e));
-  const extracted = extractModelArchive(toExtract, join(scratch, 'x'), { maxBytes: deps.maxUploadBytes * 8, name: `upload '${name}'` }).then(
+  // an archive of weights is about as large as its data; the reader also caps the compression ratio
+  const maxExtracted = deps.maxExtractedBytes ?? deps.maxUploadBytes;
+  const extracted = extractModelArchive(toExtract, join(scratch, 'x'), { maxBytes: maxExtracted, name: `upload '${name}'` }).then(
     async (root) => {
-      await validateExtracted(root);
+      await validateExtracted(root).catch((e: unknown) => {
+        throw withoutPath(e, join(scratch, 'x'));
+      });
       return root;
     },
     (e) => fail(e),
@@ -140,6 +149,12 @@ export async function discardRest(body: AsyncIterable<Uint8Array>, limit = 64 * 
   } catch {
     // the client went away
   }
+}
+
+/** `err` with the scratch folder taken out of its message: clients never see server paths. */
+function withoutPath(err: unknown, dir: string): unknown {
+  if (err instanceof FlatgateError) err.message = err.message.split(`${dir}${sep}`).join('').split(dir).join('.');
+  return err;
 }
 
 function emptyUpload(): Error {

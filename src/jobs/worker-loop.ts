@@ -117,7 +117,9 @@ async function runClaimed(gw: GatewayClient, opts: WorkerOptions, job: ClaimedJo
       log(`job ${job.id}: lease lost, dropped`);
       return;
     }
-    const message = err instanceof FlatgateError ? err.message : `${(err as Error)?.name ?? 'Error'}: ${(err as Error)?.message ?? String(err)}`;
+    const raw = err instanceof FlatgateError ? err.message : `${(err as Error)?.name ?? 'Error'}: ${(err as Error)?.message ?? String(err)}`;
+    // the job's error is shown to the model's owner: no paths of this machine in it
+    const message = raw.split(workDir).join('.');
     log(`job ${job.id} failed: ${message}`);
     await gw.fail(job.id, lease, message, !isPermanent(err)).catch((e) => log(`reporting the failure failed: ${(e as Error).message}`));
   } finally {

@@ -102,6 +102,14 @@ describe('extractModelArchive: hostile or broken archives', () => {
     ['empty input', async () => Buffer.alloc(0), /empty/],
     ['no model inside', () => packTar([{ name: 'readme.md', data: 'hi' }]), /no config\.json/],
     ['two models side by side', () => packTar([...modelFolder('a'), ...modelFolder('b')]), /several folders/],
+    ['over-long file name', () => packTar([...modelFolder('m'), { name: `m/${'a'.repeat(300)}`, data: 'x' }]), /over 255 bytes/],
+    ['over-long folder name', () => packTar([...modelFolder('m'), { name: `m/${'b'.repeat(4000)}/f`, data: 'x' }]), /over 255 bytes/],
+    ['very deep path', () => packTar([...modelFolder('m'), { name: `m/${'d/'.repeat(2100)}f`, data: 'x' }]), /deeper than 32/],
+    ['long path of short names', () => packTar([...modelFolder('m'), { name: `m/${'abcdefghijklmnopqrstuvwxyz0123456789abc/'.repeat(30)}f`, data: 'x' }]), /over 1024 bytes/],
+    ['a file, then a file under it', () => packTar([...modelFolder('m'), { name: 'm/x', data: '1' }, { name: 'm/x/y', data: '2' }]), /clashes/],
+    ['a file, then a folder under it', () => packTar([...modelFolder('m'), { name: 'm/x', data: '1' }, { name: 'm/x/y', type: 'directory' }]), /clashes/],
+    ['a folder, then a file of its name', () => packTar([...modelFolder('m'), { name: 'm/x/y', data: '1' }, { name: 'm/x', data: '2' }]), /clashes/],
+    ['gzip bomb under maxBytes, over the ratio', async () => gzipSync(await packTar([...modelFolder('m'), { name: 'm/w', data: Buffer.alloc(80 * 2 ** 20) }])), /more than 20 times/],
   ];
 
   it.each(cases)('%s -> InvalidModelFile, nothing left behind', async (_name, make, problem, opts) => {

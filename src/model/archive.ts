@@ -19,16 +19,35 @@ export interface ExtractArchiveOptions {
   maxEntries?: number;
   /** Name of the archive in error messages (default: the path, or "archive" for a stream). */
   name?: string;
+  /**
+   * Most extracted bytes per archive byte read (default 20): model weights hardly compress, so a far
+   * higher ratio is a decompression bomb. Not checked below {@link RATIO_FLOOR} extracted bytes.
+   */
+  maxRatio?: number;
 }
 
 export const DEFAULT_MAX_ARCHIVE_BYTES = 256 * 2 ** 30;
 export const DEFAULT_MAX_ARCHIVE_ENTRIES = 10_000;
+export const DEFAULT_MAX_RATIO = 20;
+/** Extracted bytes below which the compression ratio is not checked (small configs compress well). */
+export const RATIO_FLOOR = 64 * 2 ** 20;
+/** Limits on entry names: bytes per path segment (common filesystems' 255), segments, and whole path. */
+const MAX_SEGMENT_BYTES = 255;
+const MAX_DEPTH = 32;
+const MAX_PATH_BYTES = 1024;
 /** Most tar bytes that may be fed ahead of the data consumed (bounds pax / GNU long headers in memory). */
 const METADATA_SLACK = 16 * 2 ** 20;
 
 /** The chunks of `source`, gunzipped when they start with the gzip magic bytes 1f 8b. */
-async function* decompressed(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<Uint8Array> {
-  const it = source[Symbol.asyncIterator]();
+async function* decompressed(source: AsyncIterable<Uint8Array | string>, onRead: (n: number) => void): AsyncGenerator<Uint8Array> {
+  const inner = source[Symbol.asyncIterator]();
+  const it = {
+    next: async () => {
+      const r = await inner.next();
+      if (!r.done) onRead(r.value.length);
+      return r;
+    },
+  };
   let head = Buffer.alloc(0);
   let ended = false;
   while (head.length < 2) {
@@ -57,7 +76,12 @@ function safeRelativePath(name: string, bad: (p: string) => Error): string {
   if (/^([\\/]|[a-zA-Z]:)/.test(name)) throw bad(`entry '${name}' has an absolute path`);
   const parts = name.split(/[\\/]+/).filter((p) => p !== '' && p !== '.');
   if (parts.includes('..')) throw bad(`entry '${name}' has a '..' path segment`);
-  return parts.join('/');
+  const short = name.length > 80 ? `${name.slice(0, 80)}...` : name;
+  if (parts.some((p) => Buffer.byteLength(p) > MAX_SEGMENT_BYTES)) throw bad(`entry '${short}' has a file or folder name over ${MAX_SEGMENT_BYTES} bytes`);
+  if (parts.length > MAX_DEPTH) throw bad(`entry '${short}' is nested deeper than ${MAX_DEPTH} folders`);
+  const rel = parts.join('/');
+  if (Buffer.byteLength(rel) > MAX_PATH_BYTES) throw bad(`entry '${short}' has a path over ${MAX_PATH_BYTES} bytes`);
+  return rel;
 }
 
 /** The shallowest unique folder among `dirs` ('' is the root), or null if there are none. */
@@ -89,6 +113,7 @@ export async function extractModelArchive(
   const label = opts.name ?? (typeof input === 'string' ? input : 'archive');
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_ARCHIVE_BYTES;
   const maxEntries = opts.maxEntries ?? DEFAULT_MAX_ARCHIVE_ENTRIES;
+  const maxRatio = opts.maxRatio ?? DEFAULT_MAX_RATIO;
   const bad = (problem: string) => new InvalidModelFile(label, problem);
   const root = resolve(destDir);
   await mkdir(root, { recursive: true });
@@ -98,8 +123,9 @@ export async function extractModelArchive(
   const extract = tar.extract();
   let fed = 0;
   let consumed = 0;
+  let read = 0;
   const feeding = (async () => {
-    for await (const chunk of decompressed(source)) {
+    for await (const chunk of decompressed(source, (n) => (read += n))) {
       if (extract.destroyed) return;
       fed += chunk.length;
       if (fed - consumed > METADATA_SLACK) throw bad(`tar metadata (pax or GNU long headers) exceeds ${METADATA_SLACK} bytes`);
@@ -117,7 +143,10 @@ export async function extractModelArchive(
   })().catch((err: unknown) => extract.destroy(err as Error));
 
   try {
-    const files = await extractEntries(extract, root, { maxBytes, maxEntries }, bad, (n) => (consumed += n));
+    const ratio = (extracted: number) => {
+      if (extracted > RATIO_FLOOR && extracted > read * maxRatio) throw bad(`decompresses to more than ${maxRatio} times its size (a decompression bomb?)`);
+    };
+    const files = await extractEntries(extract, root, { maxBytes, maxEntries }, bad, (n) => (consumed += n), ratio);
     await feeding;
     return modelFolder(root, files, bad);
   } catch (err) {
@@ -134,6 +163,7 @@ async function extractEntries(
   limits: { maxBytes: number; maxEntries: number },
   bad: (problem: string) => Error,
   onConsumed: (bytes: number) => void,
+  checkRatio: (extracted: number) => void,
 ): Promise<string[]> {
   const files: string[] = [];
   let entries = 0;
@@ -145,23 +175,25 @@ async function extractEntries(
     const dest = rel === '' ? root : join(root, rel);
     if (dest !== root && !dest.startsWith(root + sep)) throw bad(`entry '${name}' escapes the extraction folder`);
     onConsumed(2048);
+    const clash = (err: NodeJS.ErrnoException) => {
+      throw ['EEXIST', 'EISDIR', 'ENOTDIR'].includes(err.code ?? '') ? bad(`entry '${name}' clashes with an earlier entry`) : err;
+    };
     if (type === 'directory') {
-      await mkdir(dest, { recursive: true });
+      await mkdir(dest, { recursive: true }).catch(clash);
       entry.resume();
       continue;
     }
     if (type !== 'file' && type !== 'contiguous-file') throw bad(`entry '${name}' is a ${type ?? 'unknown type'}; only files and folders are allowed`);
     if (rel === '') throw bad(`file entry '${name}' has an empty path`);
     if (bytes + size > limits.maxBytes) throw bad(`extracted data would exceed ${limits.maxBytes} bytes`);
-    await mkdir(dirname(dest), { recursive: true });
-    const fh = await open(dest, 'wx', 0o644).catch((err: NodeJS.ErrnoException) => {
-      throw ['EEXIST', 'EISDIR', 'ENOTDIR'].includes(err.code ?? '') ? bad(`entry '${name}' clashes with an earlier entry`) : err;
-    });
+    await mkdir(dirname(dest), { recursive: true }).catch(clash);
+    const fh = await open(dest, 'wx', 0o644).catch(clash);
     try {
       for await (const chunk of entry as AsyncIterable<Uint8Array>) {
         bytes += chunk.length;
         onConsumed(chunk.length);
         if (bytes > limits.maxBytes) throw bad(`extracted data would exceed ${limits.maxBytes} bytes`);
+        checkRatio(bytes);
         await fh.write(chunk);
       }
     } finally {
@@ -189,7 +221,9 @@ function modelFolder(root: string, files: string[], bad: (problem: string) => Er
 function asArchiveError(err: unknown, bad: (p: string) => Error): unknown {
   if (err instanceof InvalidModelFile || err instanceof InvalidRequest) return err;
   const e = err as NodeJS.ErrnoException;
-  if (e?.code === 'ENOENT') return bad(`cannot be read (${e.message})`);
+  if (e?.code === 'ENOENT') return bad('cannot be read');
+  if (e?.code === 'ENAMETOOLONG') return bad('an entry has a path too long to extract');
+  if (['EEXIST', 'EISDIR', 'ENOTDIR'].includes(e?.code ?? '')) return bad('entries clash with each other');
   if (typeof e?.code === 'string' && e.code.startsWith('Z_')) return bad(`corrupt gzip data (${e.message})`);
   if (/tar header|Unexpected end of data/i.test(e?.message ?? '')) return bad(`not a valid tar archive (${e.message})`);
   return err;

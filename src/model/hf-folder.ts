@@ -3,6 +3,7 @@
  * model.safetensors.index.json. Reading checks every tensor the config needs (name and shape) before
  * loading any data; writing produces what transformers' `save_pretrained` does (tokenizer files aside).
  */
+import { readJsonFile } from './read-json.ts';
 import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { InvalidModelFile, InvalidRequest, UnsupportedModel } from '../errors.ts';
@@ -68,16 +69,7 @@ export function hfTensorShapes(config: ModelConfig): Map<string, number[]> {
 
 const exists = (path: string) => access(path).then(() => true, () => false);
 
-async function readJson(path: string): Promise<unknown> {
-  const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new InvalidModelFile(path, err.code === 'ENOENT' ? 'missing' : `cannot be read (${err.code})`);
-  });
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new InvalidModelFile(path, 'is not valid JSON');
-  }
-}
+const readJson = (path: string) => readJsonFile(path);
 
 /** The safetensors files of a folder: the single file, or the shards its index names. */
 async function weightFiles(dir: string): Promise<string[]> {

@@ -65,18 +65,25 @@ async function loadFolder(dir: string, opts: LoadOptions): Promise<LoadedModel> 
  * Cheap for any model size: uploads are validated this way.
  * @example await checkModelFolder(extractedRoot);
  */
-export async function checkModelFolder(dir: string, opts: Pick<LoadOptions, 'tokenizer'> = {}): Promise<void> {
+export async function checkModelFolder(dir: string, opts: Pick<LoadOptions, 'tokenizer'> = {}): Promise<FolderCheck> {
   const files = await readdir(dir);
   if (files.includes('config.json')) {
-    await checkHfWeights(dir);
-    await HfTokenizer.load(dir);
-    return;
+    const { config } = await checkHfWeights(dir);
+    const tokenizer = await HfTokenizer.load(dir);
+    return { attention: { headDim: config.headDim, numHeads: config.numHeads, numKvHeads: config.numKvHeads }, tokenizerConfig: tokenizer.tokenizerConfig() };
   }
   const bins = files.filter((f) => f.endsWith('.bin') && !isTokenizerName(f));
   if (bins.length !== 1) throw new InvalidModelFile(dir, 'no config.json, and not exactly one llama2.c .bin checkpoint');
   const file = join(dir, bins[0]);
   const header = await checkLlama2c(file);
   await Llama2cTokenizer.load(opts.tokenizer ?? (await findTokenizerBeside(file)), header.vocabSize);
+  return { attention: { headDim: header.dim / header.numHeads, numHeads: header.numHeads, numKvHeads: header.numKvHeads }, tokenizerConfig: null };
+}
+
+/** What {@link checkModelFolder} found: the attention shape, and the tokenizer_config.json if any. */
+export interface FolderCheck {
+  attention: { headDim: number; numHeads: number; numKvHeads: number };
+  tokenizerConfig: Record<string, unknown> | null;
 }
 
 function isTokenizerName(file: string): boolean {

@@ -52,6 +52,7 @@ export function workerConfig(raw: Record<string, unknown>): Readonly<Config> {
       secretAccessKey: '',
       forcePathStyle: true,
       embeddedPort: 0,
+      credentialsSet: true,
     },
     databaseUrl: 'd1:DB',
     databaseAuthToken: null,
@@ -62,6 +63,7 @@ export function workerConfig(raw: Record<string, unknown>): Readonly<Config> {
     taskDataDir: '',
     // a Worker reads at most 100 MB of request body (500 MB on Enterprise); larger models go to the bucket
     maxUploadBytes: int('FLATGATE_MAX_UPLOAD_BYTES', 100 * 10 ** 6, 1024, Number.MAX_SAFE_INTEGER),
+    maxExtractedBytes: 0, // the Worker extracts nothing
     uploadsPrefix,
     authMode: auth === 'open' ? 'open' : 'keys',
     adminKey,

@@ -7,6 +7,7 @@ import type { D1Database, DurableObjectNamespace, Queue, R2Bucket } from '@cloud
 import { drizzle } from 'drizzle-orm/d1';
 import { schema, type Db } from '../db/client.ts';
 import type { IntakeDeps } from '../jobs/intake.ts';
+import { discardPublished } from '../jobs/discard-published.ts';
 import { JobQueue } from '../jobs/queue.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { R2ObjectStore } from '../storage/r2-object-store.ts';
@@ -68,6 +69,8 @@ function buildPlatform(env: CloudflareBindings): CloudflarePlatform {
   // intake and the job routes call only the R2 store's subset of ObjectStore (head, bucket, list, delete)
   const store = objects as Pick<ObjectStore, keyof R2ObjectStore & keyof ObjectStore> as ObjectStore;
   const queue = new JobQueue(db, config.jobs);
+  // a job that failed for good leaves no published objects behind
+  queue.onGiveUp((job) => discardPublished(store, job.modelId, job.id));
   const intake: IntakeDeps = { db, store, queue, uploadsPrefix: config.uploadsPrefix, maxUploadBytes: config.maxUploadBytes, presignedExpirySeconds: config.presignedExpirySeconds };
   return {
     config,

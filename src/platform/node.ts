@@ -10,12 +10,14 @@ import { openLibsql } from '../db/open-libsql.ts';
 import { abRouteStore } from '../db/queries/ab-routes.ts';
 import { intakeCreatedObjects } from '../jobs/event-intake.ts';
 import type { IntakeDeps } from '../jobs/intake.ts';
+import { discardPublished } from '../jobs/discard-published.ts';
 import { JobQueue } from '../jobs/queue.ts';
 import { registerVariant } from '../jobs/serve-variants.ts';
 import { ServingState } from '../jobs/serving-state.ts';
 import { sweepLeftovers } from '../jobs/sweep.ts';
 import { AbRouter } from '../serving/ab-router.ts';
 import type { ModelPool } from '../serving/model-pool.ts';
+import { embeddedCredentials } from '../storage/embedded-credentials.ts';
 import { startEmbeddedS3, type EmbeddedS3 } from '../storage/embedded-s3.ts';
 import { ObjectStore, type S3Settings } from '../storage/object-store.ts';
 import { createdObjects } from '../storage/s3-events.ts';
@@ -42,13 +44,35 @@ export async function createNodePlatform(config: Readonly<Config>, opts: { pool:
   let embedded: EmbeddedS3 | null = null;
   const s3: S3Settings = { ...config.s3 };
   if (!config.s3.endpoint) {
-    embedded = await startEmbeddedS3({ directory: join(config.dataDir, 's3'), bucket: config.s3.bucket, port: config.s3.embeddedPort });
+    const configured = config.s3.credentialsSet ? { accessKeyId: config.s3.accessKeyId, secretAccessKey: config.s3.secretAccessKey } : null;
+    const credentials = await embeddedCredentials(config.dataDir, configured);
+    embedded = await startEmbeddedS3({
+      directory: join(config.dataDir, 's3'),
+      bucket: config.s3.bucket,
+      port: config.s3.embeddedPort,
+      credentials,
+      log: (msg) => console.log(msg),
+    });
+    Object.assign(s3, credentials);
     s3.endpoint = embedded.endpoint;
     s3.forcePathStyle = true;
   }
   const store = new ObjectStore(s3);
   const queue = new JobQueue(db, config.jobs);
-  const intake: IntakeDeps = { db, store, queue, uploadsPrefix: config.uploadsPrefix, maxUploadBytes: config.maxUploadBytes, dataDir: config.dataDir, presignedExpirySeconds: config.presignedExpirySeconds };
+  // a job that failed for good leaves no published objects behind
+  queue.onGiveUp((job) => discardPublished(store, job.modelId, job.id));
+  const intake: IntakeDeps = {
+    db,
+    store,
+    queue,
+    uploadsPrefix: config.uploadsPrefix,
+    maxUploadBytes: config.maxUploadBytes,
+    maxExtractedBytes: config.maxExtractedBytes,
+    dataDir: config.dataDir,
+    presignedExpirySeconds: config.presignedExpirySeconds,
+    // what the entry serves from outside the bucket (the demo model) keeps its name
+    reservedName: (name) => (config.demoModel !== null && name === config.demoModelName) || (opts.pool.has(name) && opts.pool.get(name).info.source === undefined),
+  };
   if (embedded) {
     embedded.onEvent((event) => {
       intakeCreatedObjects(intake, createdObjects(event, false)).catch((err) => log('bucket event intake failed', err));

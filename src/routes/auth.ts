@@ -8,7 +8,7 @@ import { canManage, canUse, operatorPrincipal, principalOfKey, sameKey, type Pri
 import { RateLimiter } from '../access/rate-limit.ts';
 import type { SharedAppEnv } from '../app-env.ts';
 import type { Db } from '../db/client.ts';
-import { Forbidden, ModelNotFound, Overloaded, Unauthorized } from '../errors.ts';
+import { Forbidden, ModelNotFound, RateLimited, Unauthorized } from '../errors.ts';
 
 /** How the app authenticates. `open` lets everything through as the operator (local use only). */
 export type AuthConfig = { mode: 'open' } | { mode: 'keys'; adminKey: string | null; db: Db | null };
@@ -85,7 +85,7 @@ export function authenticate(config: AuthConfig, limiter = new RateLimiter()): M
     if (!principal) throw new Unauthorized('The API key is not valid (unknown or revoked)');
     if (scope !== null && !principal.scopes.has(scope) && !principal.scopes.has('admin')) throw new Forbidden(scope);
     if (!limiter.take(principal.keyId, principal.rateLimit)) {
-      throw new Overloaded(`Rate limit of ${principal.rateLimit} requests per minute reached for this API key`);
+      throw new RateLimited(`Rate limit of ${principal.rateLimit} requests per minute reached for this API key`, Math.max(1, Math.ceil(limiter.wait(principal.keyId, principal.rateLimit))));
     }
     c.set('principal', principal);
     return next();

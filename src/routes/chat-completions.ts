@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../app-env.ts';
 import { renderChat } from '../serving/chat-template.ts';
+import { encodePrompt } from '../serving/completion.ts';
 import { runCompletion } from '../serving/inference.ts';
 import { checkPrompts } from './prompts.ts';
 import { chatLogprobs, choiceParams, refuseUnsupported, runChoices, toParams, usageOf, targetOf } from './run-choices.ts';
@@ -27,7 +28,7 @@ export const chatCompletionsRoute = new Hono<AppEnv>().post('/v1/chat/completion
   refuseUnsupported(req);
   const target = await targetOf(c, req.model, req.user);
   const loaded = await target.served.loaded();
-  const prompt = renderChat(messagesOf(req), loaded.tokenizer.tokenizerConfig?.());
+  const prompt = await renderChat(messagesOf(req), loaded.tokenizer.tokenizerConfig?.());
   const maxTokens = req.max_completion_tokens ?? req.max_tokens;
   const defaultMax = loaded.model.config.maxPositions - loaded.tokenizer.encode(prompt, { bos: true }).length;
   const params = toParams({ ...req, max_tokens: maxTokens }, prompt, Math.max(0, Math.min(defaultMax, 256)), req.logprobs ? (req.top_logprobs ?? 0) : 0);
@@ -37,6 +38,8 @@ export const chatCompletionsRoute = new Hono<AppEnv>().post('/v1/chat/completion
   c.header('x-flatgate-variant', target.served.id);
 
   if (req.stream) {
+    // once the stream opens the status is 200: check the prompt and max_tokens against the context first
+    encodePrompt(loaded, params.prompt, params.maxTokens);
     return streamSSE(c, async (sse) => {
       const abort = new AbortController();
       sse.onAbort(() => abort.abort());

@@ -52,6 +52,8 @@ export function handleErrorsAsOpenAI<E extends Env>(app: Hono<E>, log: (msg: str
     const { status, body } = toOpenAIError(err);
     if (status >= 500) log(`${c.req.method} ${c.req.path} failed`, err);
     if (status === 413) c.header('connection', 'close');
+    const retryAfter = (err as { retryAfter?: unknown }).retryAfter;
+    if (status === 429 && typeof retryAfter === 'number' && retryAfter > 0) c.header('retry-after', String(Math.ceil(retryAfter)));
     return c.json(body, status);
   });
 }

@@ -8,8 +8,8 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { addUploadedBytes } from '../db/queries/api-keys.ts';
-import { FlatgateError, InvalidRequest, PayloadTooLarge, QuotaExceeded } from '../errors.ts';
+import { reserveUploadQuota } from '../jobs/upload-quota.ts';
+import { FlatgateError, InvalidRequest, PayloadTooLarge } from '../errors.ts';
 import { intakeCreatedObjects } from '../jobs/event-intake.ts';
 import { assertNameFree, checkModelName, newModelId, registerUpload } from '../jobs/intake.ts';
 import { paramsFromQuery } from '../jobs/params.ts';
@@ -45,18 +45,19 @@ r2UploadsRoute.post('/v1/uploads', async (c) => {
   const body = c.req.raw.body;
   if (!body || !Number.isInteger(length) || length <= 0) throw new InvalidRequest('Send the archive as the request body, with its Content-Length', 'file');
   if (length > p.intake.maxUploadBytes) throw new PayloadTooLarge(p.intake.maxUploadBytes);
-  const quotaLeft = principal.uploadQuota > 0 ? Math.max(0, principal.uploadQuota - principal.uploadedBytes) : Infinity;
-  if (length > quotaLeft) throw new QuotaExceeded(principal.uploadQuota);
-  await assertNameFree(p.db, name);
+  await assertNameFree(p.intake, name, principal.owner);
+  const quota = await reserveUploadQuota(p.db, principal.keyId, principal.uploadQuota, length, p.intake.maxUploadBytes);
   const modelId = newModelId();
   const key = originalArchiveKey(modelId);
-  const stored = await p.objects.putStream(key, body as unknown as ReadableStream<Uint8Array>, length, { contentType: 'application/x-tar' });
+  let stored: Awaited<ReturnType<typeof p.objects.putStream>> | null = null;
   try {
+    stored = await p.objects.putStream(key, body as unknown as ReadableStream<Uint8Array>, length, { contentType: 'application/x-tar' });
     const { job } = await registerUpload(p.intake, { modelId, name, key, etag: stored.etag, sha256: stored.sha256, bytes: stored.size, params, owner: principal.owner });
-    if (principal.uploadQuota > 0) await addUploadedBytes(p.db, principal.keyId, stored.size);
+    await quota.settle(stored.size);
     return c.json({ model: { id: modelId, name }, job: { id: job.id, status: job.status }, sha256: stored.sha256, bytes: stored.size }, 202);
   } catch (err) {
-    await p.objects.deleteKeys([key]);
+    await quota.release();
+    if (stored) await p.objects.deleteKeys([key]);
     throw err;
   }
 });

@@ -79,7 +79,7 @@ export const tokenizerRoute = new Hono<AppEnv>()
     if ('messages' in req) {
       const messages = req.messages.map((m) => ({ role: m.role, content: typeof m.content === 'string' ? m.content : (m.content ?? []).map((p) => p.text).join('') }));
       // the template's BOS is dropped by renderChat and added back here, as chat completions do
-      ids = encodeWithSpecials(tok, renderChat(messages, tok.tokenizerConfig?.(), req.add_generation_prompt ?? true), true);
+      ids = encodeWithSpecials(tok, await renderChat(messages, tok.tokenizerConfig?.(), req.add_generation_prompt ?? true), true);
     } else {
       ids = encodeWithSpecials(tok, req.prompt, req.add_special_tokens ?? true);
     }

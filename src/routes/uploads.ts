@@ -7,7 +7,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { canManage } from '../access/keys.ts';
 import type { AppEnv } from '../app-env.ts';
-import { addUploadedBytes } from '../db/queries/api-keys.ts';
+import { reserveUploadQuota } from '../jobs/upload-quota.ts';
 import { checkModelName } from '../jobs/intake.ts';
 import { uploadParams } from './upload-params.ts';
 import { paramsFromQuery } from '../jobs/params.ts';
@@ -15,7 +15,7 @@ import { completePresignedUpload, startPresignedUpload } from '../jobs/presigned
 import { discardRest, receiveUpload, uncancellable, UploadTooLarge, type AcceptedUpload } from '../jobs/upload-intake.ts';
 import { multipartBoundary, multipartFile } from './multipart-file.ts';
 import { parseJson } from './validate.ts';
-import { InvalidRequest, QuotaExceeded } from '../errors.ts';
+import { ClientClosedRequest, FlatgateError, InvalidRequest, QuotaExceeded } from '../errors.ts';
 
 const accepted = (u: AcceptedUpload) => ({
   model: { id: u.model.id, name: u.model.name },
@@ -37,52 +37,68 @@ const completeSchema = z.object({
 /** The upload routes. */
 export const uploadsRoute = new Hono<AppEnv>();
 
-/** Intake limited to what the key's upload quota has left, and a way to book what was uploaded. */
-function quotaFor(c: Context<AppEnv>) {
+/**
+ * Reserves quota for an upload of `bytes` (unknown: what is left) before any byte is read; the intake
+ * it returns is limited to the reservation, and "too large" becomes "over quota" where that was tighter.
+ */
+async function quotaFor(c: Context<AppEnv>, bytes: number | undefined) {
   const p = c.var.principal;
   const { intake, db } = c.var.platform;
-  const left = p.uploadQuota > 0 ? Math.max(0, p.uploadQuota - p.uploadedBytes) : Infinity;
+  if (bytes !== undefined && bytes > intake.maxUploadBytes) throw new UploadTooLarge(intake.maxUploadBytes);
+  const reserved = await reserveUploadQuota(db, p.keyId, p.uploadQuota, bytes, intake.maxUploadBytes);
   return {
-    intake: left < intake.maxUploadBytes ? { ...intake, maxUploadBytes: left } : intake,
-    check(bytes: number | undefined) {
-      if (bytes !== undefined && bytes > left) throw new QuotaExceeded(p.uploadQuota);
-    },
-    /** Turns "too large" into "over quota" when the quota was the tighter limit. */
+    reserved,
+    intake: reserved.limit < intake.maxUploadBytes ? { ...intake, maxUploadBytes: reserved.limit } : intake,
     translate(err: unknown): unknown {
-      return err instanceof UploadTooLarge && left < intake.maxUploadBytes ? new QuotaExceeded(p.uploadQuota) : err;
+      return err instanceof UploadTooLarge && reserved.limit < intake.maxUploadBytes ? new QuotaExceeded(p.uploadQuota) : err;
     },
-    book: (bytes: number) => (p.uploadQuota > 0 ? addUploadedBytes(db, p.keyId, bytes) : Promise.resolve()),
   };
 }
 
+/** Whether `err` is the request body breaking off because the client disconnected. */
+function clientGone(err: unknown, signal: AbortSignal): boolean {
+  if (err instanceof FlatgateError) return false;
+  if (signal.aborted) return true;
+  const e = err as { code?: string; message?: string; name?: string };
+  return e?.code === 'ECONNRESET' || e?.name === 'AbortError' || /^(aborted|terminated)$/i.test(e?.message ?? '');
+}
+
 uploadsRoute.post('/v1/uploads', async (c) => {
-  const quota = quotaFor(c);
-  const { intake } = quota;
   if (!c.req.raw.body) throw new InvalidRequest('The request has no body: send the archive (--data-binary @model.tar.gz) or a multipart field "file"', 'file');
   const stream = uncancellable(c.req.raw.body as unknown as AsyncIterable<Uint8Array>);
+  let quota: Awaited<ReturnType<typeof quotaFor>> | null = null;
   try {
     const name = checkModelName(c.req.query('name'));
     const params = uploadParams(c.var.principal, paramsFromQuery(c.req.query()));
     const boundary = multipartBoundary(c.req.header('content-type'));
     const length = Number(c.req.header('content-length'));
+    const declared = Number.isInteger(length) && length >= 0 ? length : undefined;
     const bytes = boundary ? multipartFile(stream, boundary, 'file') : stream;
-    const declaredBytes = boundary || !Number.isFinite(length) ? undefined : length;
-    quota.check(declaredBytes);
-    const u = await receiveUpload(intake, name, params, bytes, { declaredBytes, owner: c.var.principal.owner });
-    await quota.book(u.bytes);
+    // the whole body bounds a multipart file, so its length is enough to reserve
+    quota = await quotaFor(c, boundary && declared !== undefined ? Math.min(declared, c.var.platform.intake.maxUploadBytes) : declared);
+    const u = await receiveUpload(quota.intake, name, params, bytes, { declaredBytes: boundary ? undefined : declared, owner: c.var.principal.owner });
+    await quota.reserved.settle(u.bytes);
     return c.json(accepted(u), 202);
   } catch (err) {
+    await quota?.reserved.release();
+    // a client that went away mid-upload is not a server error
+    if (clientGone(err, c.req.raw.signal)) throw new ClientClosedRequest();
     // an oversize body is left unread (the app closes the connection); others are read to the end
     if (!(err instanceof UploadTooLarge) && !(err instanceof QuotaExceeded)) await discardRest(stream);
-    throw quota.translate(err);
+    throw quota ? quota.translate(err) : err;
   }
 });
 
 uploadsRoute.post('/v1/uploads/multipart', async (c) => {
   const { intake } = c.var.platform;
   const req = await parseJson(c, startSchema);
-  quotaFor(c).check(req.size);
-  const up = await startPresignedUpload(intake, checkModelName(req.name), req.size, uploadParams(c.var.principal, req.params ?? {}), c.var.principal.owner);
+  const name = checkModelName(req.name);
+  const params = uploadParams(c.var.principal, req.params ?? {});
+  const { reserved } = await quotaFor(c, req.size);
+  const up = await startPresignedUpload(intake, name, req.size, params, c.var.principal.owner, reserved.limit === Infinity ? null : c.var.principal.keyId).catch(async (err: unknown) => {
+    await reserved.release();
+    throw err;
+  });
   return c.json(
     {
       id: up.id,
@@ -100,6 +116,5 @@ uploadsRoute.post('/v1/uploads/multipart/:id/complete', async (c) => {
   const req = await parseJson(c, completeSchema);
   const parts = req.parts.map((p) => ({ partNumber: p.part_number, etag: p.etag }));
   const u = await completePresignedUpload(intake, c.req.param('id'), parts, (owner) => canManage(c.var.principal, owner));
-  await quotaFor(c).book(u.bytes);
   return c.json(accepted(u), 202);
 });

@@ -17,7 +17,7 @@ let store: ObjectStore;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'fg-mp-'));
-  s3 = await startEmbeddedS3({ directory: join(dir, 's3'), bucket: 'b', port: 0 });
+  s3 = await startEmbeddedS3({ directory: join(dir, 's3'), bucket: 'b', port: 0, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
   store = new ObjectStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'b', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true });
 });
 afterAll(async () => {

@@ -31,3 +31,14 @@ export const stagingPrefix = (nonce: string) => `${STAGING_PREFIX}${nonce}/`;
 
 /** Whether a key lies where the pipeline writes (such objects never start a job). */
 export const isPipelineKey = (key: string) => key.startsWith('models/') || key.startsWith(STAGING_PREFIX);
+
+/**
+ * Whether `key` is a plain key: no `.`/`..` or empty segments, no backslash, no leading slash, no control
+ * characters. Keys like `uploads/../models/x` name another place to some stores and tools, so intake
+ * refuses them rather than guess.
+ */
+export function isCleanKey(key: string): boolean {
+  if (key === '' || key.length > 1024 || key.startsWith('/') || key.includes('\\') || /[\u0000-\u001f\u007f]/.test(key)) return false;
+  const segments = key.split('/');
+  return segments.every((s, i) => s !== '.' && s !== '..' && (s !== '' || i === segments.length - 1));
+}

@@ -23,9 +23,9 @@ const events: S3EventNotification[] = [];
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'fg-s3-'));
-  s3 = await startEmbeddedS3({ directory: join(dir, 's3'), bucket: 'test-bucket', port: 0 });
+  s3 = await startEmbeddedS3({ directory: join(dir, 's3'), bucket: 'test-bucket', port: 0, credentials: { accessKeyId: 'TESTKEY', secretAccessKey: 'test-secret-0123456789' } });
   s3.onEvent((e) => events.push(e));
-  store = new ObjectStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'test-bucket', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true });
+  store = new ObjectStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'test-bucket', accessKeyId: 'TESTKEY', secretAccessKey: 'test-secret-0123456789', forcePathStyle: true });
 });
 afterAll(async () => {
   await s3.close();

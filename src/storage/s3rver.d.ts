@@ -19,6 +19,20 @@ declare module 's3rver' {
     middleware: unknown[];
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
+    /** Creates the configured buckets (what run() does before listening). */
+    configureBuckets(): Promise<void>;
+    /** The Koa request handler, for a server of our own. */
+    callback(): (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
+    logger: { exceptions: { unhandle(): void }; close(): void };
   }
   export default S3rver;
+}
+
+/** s3rver's account registry: the key ids its own (V2-only) auth middleware knows. */
+declare module 's3rver/lib/models/account.js' {
+  interface AWSAccount {
+    createKeyPair(accessKeyId: string, secretAccessKey: string): void;
+  }
+  const AWSAccount: { DUMMY_ACCOUNT: AWSAccount };
+  export default AWSAccount;
 }

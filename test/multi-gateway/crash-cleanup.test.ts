@@ -28,7 +28,7 @@ const ENV = { FLATGATE_PRESIGNED_EXPIRY_S: '1', FLATGATE_JOB_LEASE_MS: '1500', F
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'fg-crash-'));
-  s3 = await startEmbeddedS3({ directory: join(dir, 's3'), bucket: 'shared', port: 0 });
+  s3 = await startEmbeddedS3({ directory: join(dir, 's3'), bucket: 'shared', port: 0, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
   store = new ObjectStore({ endpoint: s3.endpoint, region: 'us-east-1', bucket: 'shared', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true });
   shared = { databaseUrl: `file:${join(dir, 'shared.db')}`, s3Endpoint: s3.endpoint, bucket: 'shared' };
   gw = await startGatewayProcess('G', dataDir(), shared, ENV);

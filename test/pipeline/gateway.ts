@@ -33,7 +33,10 @@ export interface TestGateway {
 }
 
 /** Starts a gateway with `env` overrides (no embedded worker: tests start their own). */
-export async function startTestGateway(env: Record<string, string> = {}, opts: { auth?: (platform: NodePlatform) => AuthConfig; dataDir?: string } = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  env: Record<string, string> = {},
+  opts: { auth?: (platform: NodePlatform) => AuthConfig; dataDir?: string; log?: (msg: string, err?: unknown) => void } = {},
+): Promise<TestGateway> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'fg-gw-')));
   const config = loadConfig({
     FLATGATE_DATA_DIR: dataDir,
@@ -50,7 +53,7 @@ export async function startTestGateway(env: Record<string, string> = {}, opts: {
     pool,
     maxRequestBytes: config.maxRequestBytes,
     platform,
-    log: () => undefined,
+    log: opts.log ?? (() => undefined),
     auth: opts.auth?.(platform),
     router: platform.router,
     ensureServed: (id) => platform.serving.ensure(id),

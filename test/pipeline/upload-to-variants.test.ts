@@ -124,8 +124,10 @@ describe('upload -> job -> variants', () => {
   });
 
   it('a second serving node told about the published variants (as the Worker tells its containers) serves them from the bucket', async () => {
-    // its own database, as a serving container has: it must not sweep the shared bucket
-    const other = await startTestGateway({ FLATGATE_S3_ENDPOINT: gw.platform.s3.endpoint!, FLATGATE_S3_BUCKET: gw.platform.s3.bucket, FLATGATE_SWEEP_BUCKET: 'false' });
+    // its own database, as a serving container has: it must not sweep the shared bucket; the embedded store
+    // answers only its own key pair, so the second node is given it, as a real deployment would be
+    const { endpoint, bucket, accessKeyId, secretAccessKey } = gw.platform.s3;
+    const other = await startTestGateway({ FLATGATE_S3_ENDPOINT: endpoint!, FLATGATE_S3_BUCKET: bucket, FLATGATE_S3_ACCESS_KEY_ID: accessKeyId, FLATGATE_S3_SECRET_ACCESS_KEY: secretAccessKey, FLATGATE_SWEEP_BUCKET: 'false' });
     try {
       const model = (await findModelByName(gw.platform.db, 'tiny'))!;
       const variants = (await variantsOfModel(gw.platform.db, model.id)).map((v) => {

@@ -37,3 +37,28 @@ export async function revokeApiKey(db: Db, id: string, at = Date.now()): Promise
 export async function addUploadedBytes(db: Db, id: string, bytes: number): Promise<void> {
   await db.update(apiKeys).set({ uploadedBytes: sql`${apiKeys.uploadedBytes} + ${bytes}` }).where(eq(apiKeys.id, id));
 }
+
+/**
+ * Reserves `bytes` of a key's upload quota in one conditional statement, so parallel uploads cannot
+ * together pass the quota; false when it has not that much left.
+ */
+export async function reserveUploadBytes(db: Db, id: string, bytes: number): Promise<boolean> {
+  const out = await db
+    .update(apiKeys)
+    .set({ uploadedBytes: sql`${apiKeys.uploadedBytes} + ${bytes}` })
+    .where(and(eq(apiKeys.id, id), sql`${apiKeys.uploadedBytes} + ${bytes} <= ${apiKeys.uploadQuota}`))
+    .returning({ id: apiKeys.id });
+  return out.length > 0;
+}
+
+/** Gives back reserved bytes an upload did not use. */
+export async function releaseUploadBytes(db: Db, id: string, bytes: number): Promise<void> {
+  if (bytes <= 0) return;
+  await db.update(apiKeys).set({ uploadedBytes: sql`max(0, ${apiKeys.uploadedBytes} - ${bytes})` }).where(eq(apiKeys.id, id));
+}
+
+/** A key's quota and what it has used or reserved, read now. */
+export async function uploadTally(db: Db, id: string): Promise<{ quota: number; used: number } | undefined> {
+  const [row] = await db.select({ quota: apiKeys.uploadQuota, used: apiKeys.uploadedBytes }).from(apiKeys).where(eq(apiKeys.id, id));
+  return row;
+}

@@ -44,7 +44,7 @@ export function jobsOfModel(db: Db, modelId: string): Promise<Job[]> {
  * Running jobs whose lease expired after their last allowed attempt become `failed` (dead letter), and
  * so do their models, as when a worker reports the failure itself.
  */
-export async function failExhaustedLeases(db: Db, now: number): Promise<number> {
+export async function failExhaustedLeases(db: Db, now: number): Promise<{ id: string; modelId: string }[]> {
   const rows = await db
     .update(jobs)
     .set({
@@ -59,7 +59,7 @@ export async function failExhaustedLeases(db: Db, now: number): Promise<number> 
     .where(and(eq(jobs.status, 'running'), lt(jobs.leaseExpiresAt, now), sql`${jobs.attempts} >= ${jobs.maxAttempts}`))
     .returning({ id: jobs.id, modelId: jobs.modelId });
   for (const r of rows) await db.update(models).set({ status: 'failed' }).where(eq(models.id, r.modelId));
-  return rows.length;
+  return rows;
 }
 
 /**

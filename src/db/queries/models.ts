@@ -3,7 +3,7 @@
  */
 import { eq } from 'drizzle-orm';
 import type { Db } from '../client.ts';
-import { models } from '../schema.ts';
+import { modelNames, models } from '../schema.ts';
 
 /** A model row. */
 export type ModelRow = typeof models.$inferSelect;
@@ -44,4 +44,19 @@ export function listModels(db: Db): Promise<ModelRow[]> {
 /** Replaces a model's verdict criteria (null: back to the defaults). */
 export async function setModelCriteria(db: Db, id: string, criteria: ModelRow['criteria']): Promise<void> {
   await db.update(models).set({ criteria }).where(eq(models.id, id));
+}
+
+/** The owner a name is reserved for ('' for the operator), or undefined when it was never taken. */
+export async function nameReservedFor(db: Db, name: string): Promise<string | undefined> {
+  const [row] = await db.select({ owner: modelNames.owner }).from(modelNames).where(eq(modelNames.name, name));
+  return row?.owner;
+}
+
+/**
+ * Reserves `name` for `owner` ('' for the operator) if nobody has it; true when it is (now or already)
+ * that owner's. One statement, so two uploads racing for a name cannot both win it.
+ */
+export async function reserveName(db: Db, name: string, owner: string): Promise<boolean> {
+  await db.insert(modelNames).values({ name, owner, createdAt: Date.now() }).onConflictDoNothing();
+  return (await nameReservedFor(db, name)) === owner;
 }

@@ -1,7 +1,7 @@
 /**
  * @module Queries on `uploads` (presigned multipart uploads in progress).
  */
-import { and, eq, lte } from 'drizzle-orm';
+import { and, eq, lt, lte } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { uploads } from '../schema.ts';
 
@@ -33,4 +33,14 @@ export function expiredOpenUploads(db: Db, now: number): Promise<UploadRow[]> {
 /** Every open upload. */
 export function openUploads(db: Db): Promise<UploadRow[]> {
   return db.select().from(uploads).where(eq(uploads.status, 'open'));
+}
+
+/** Closes the open uploads holding `keyId`'s quota that expired before `now`; returns the bytes they held. */
+export async function expireQuotaUploads(db: Db, keyId: string, now: number): Promise<number> {
+  const out = await db
+    .update(uploads)
+    .set({ status: 'aborted' })
+    .where(and(eq(uploads.quotaKeyId, keyId), eq(uploads.status, 'open'), lt(uploads.expiresAt, now)))
+    .returning({ size: uploads.size });
+  return out.reduce((n, r) => n + r.size, 0);
 }

@@ -2,7 +2,7 @@
  * @module A Hugging Face tokenizer (tokenizer.json + tokenizer_config.json) behind flatgate's `Tokenizer`
  * interface, run by @huggingface/tokenizers. BOS is added only when asked, like the llama2.c tokenizer.
  */
-import { readFile } from 'node:fs/promises';
+import { readJsonFile } from '../read-json.ts';
 import { join } from 'node:path';
 import { Tokenizer as HfLibTokenizer } from '@huggingface/tokenizers';
 import { InvalidModelFile, InvalidRequest } from '../../errors.ts';
@@ -37,20 +37,7 @@ function specContent(spec: TokenSpec): string | null {
   return spec && typeof spec.content === 'string' ? spec.content : null;
 }
 
-async function readJson(file: string, optional: boolean): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (cause) {
-    if (optional && (cause as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new InvalidModelFile(file, `cannot read: ${(cause as Error).message}`, { cause });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (cause) {
-    throw new InvalidModelFile(file, `not valid JSON: ${(cause as Error).message}`, { cause });
-  }
-}
+const readJson = (file: string, optional: boolean) => readJsonFile(file, { optional });
 
 /** A tokenizer.json tokenizer. `bosId`/`eosId` are -1 when the tokenizer has none. */
 export class HfTokenizer implements Tokenizer {
