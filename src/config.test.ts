@@ -18,7 +18,7 @@ describe('loadConfig', () => {
     expect(existsSync(c.demoModel!)).toBe(true);
     expect(c.taskDataDir).toBe(TASK_DATA_DIR);
     expect(existsSync(join(c.taskDataDir, 'piqa/valid.jsonl'))).toBe(true);
-    expect(c.s3).toEqual({ endpoint: null, region: 'us-east-1', bucket: 'flatgate', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true, embeddedPort: 4568 });
+    expect(c.s3).toEqual({ endpoint: null, region: 'us-east-1', bucket: 'flatgate', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true, embeddedPort: 4568, credentialsSet: false });
     expect(c.authMode).toBe('keys');
     expect(c.adminKey).toBeNull();
     expect(c.jobs).toEqual({ leaseMs: 60_000, maxAttempts: 3, retryBaseMs: 5_000 });

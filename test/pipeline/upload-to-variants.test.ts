@@ -165,7 +165,7 @@ describe('upload -> job -> variants', () => {
           body: JSON.stringify({ variants, route: { model: 'tiny', arms: routeArms, shadow_rate: 0.2 } }),
         });
       expect((await tellRoute(arms)).status).toBe(200);
-      expect(await (await fetch(`${other.url}/v1/models/tiny/route`)).json()).toEqual({ object: 'route', model: 'tiny', arms, shadow_rate: 0.2 });
+      expect(await (await fetch(`${other.url}/v1/models/tiny/route`)).json()).toEqual({ object: 'route', model: 'tiny', arms, shadow_rate: 0.2, auto_promote: false });
       expect((await tellRoute([])).status).toBe(200);
       expect(((await (await fetch(`${other.url}/v1/models/tiny/route`)).json()) as { arms: unknown[] }).arms).toEqual([]);
       expect((await gw.platform.store.list(`models/${model.id}/`)).length).toBeGreaterThan(0);
