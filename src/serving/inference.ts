@@ -65,8 +65,8 @@ export async function* runCompletion(
   let prev = 0;
   const itl: number[] = [];
   let end: CompletionEnd | null = null;
+  const it = completeStream(served, params, signal);
   try {
-    const it = completeStream(served, params, signal);
     for (;;) {
       const r = await it.next();
       if (r.done) {
@@ -80,6 +80,8 @@ export async function* runCompletion(
       yield r.value;
     }
   } finally {
+    // a consumer that stopped early: end the generation (and free its batch row) before the slot
+    if (end === null) await it.return(undefined as never).catch(() => {});
     slot.release();
     const now = performance.now();
     deps.metrics.record({
@@ -130,6 +132,8 @@ export async function shadowAgreement(deps: InferenceDeps, primary: string, shad
     deps.metrics.recordAgreement(primary, shadowId, top1, end.completionIds.length);
     return top1;
   } finally {
+    // a consumer that stopped early: end the generation (and free its batch row) before the slot
+    if (end === null) await it.return(undefined as never).catch(() => {});
     slot.release();
   }
 }
