@@ -17,8 +17,31 @@ export interface Config {
   demoModel: string | null;
   /** Name under which the demo model is served. */
   demoModelName: string;
-  /** onnxruntime intra-op threads per session. */
+  /**
+   * onnxruntime intra-op threads per session (FLATGATE_THREADS, default all cores). Each served variant
+   * has one session; inter-op threads are always 1. Idle sessions do not spin (see `threadSpinning`), so
+   * variants that are not busy cost no CPU; for strict isolation from the embedded worker set
+   * FLATGATE_THREADS + FLATGATE_WORKER_THREADS <= cores.
+   */
   threads: number;
+  /** Intra-op threads of the embedded compression worker's sessions (FLATGATE_WORKER_THREADS, default half the cores). */
+  workerThreads: number;
+  /**
+   * Let idle onnxruntime threads spin before sleeping (FLATGATE_THREAD_SPINNING, default false). Spinning
+   * shaves wake-up latency off each operator on a dedicated machine, but spinning threads of one session
+   * steal the cores of another variant or of the worker.
+   */
+  threadSpinning: boolean;
+  /** Per served variant: requests decoded together in one batch (FLATGATE_MAX_BATCH, default 8). */
+  maxBatch: number;
+  /** Per served variant: requests that wait beyond the batch before 429 (FLATGATE_QUEUE_DEPTH, default 64). */
+  queueDepth: number;
+  /**
+   * Per served variant: the most KV-cache memory its batch may hold (FLATGATE_KV_CACHE_MB, default 1024).
+   * The batch gets as many rows (at most FLATGATE_MAX_BATCH) as fit with every row at the model's full
+   * context; other admitted requests wait for a row.
+   */
+  kvCacheBytes: number;
   /** Largest JSON request body, in bytes. */
   maxRequestBytes: number;
   /** Object storage; `endpoint: null` runs the embedded S3 server on 127.0.0.1 under `dataDir/s3`. */
@@ -89,6 +112,11 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     demoModel: raw.FLATGATE_DEMO_MODEL === 'none' ? null : raw.FLATGATE_DEMO_MODEL || DEMO_MODEL,
     demoModelName: raw.FLATGATE_DEMO_MODEL_NAME || 'stories260K',
     threads: int('FLATGATE_THREADS', cpus().length, 1, 1024),
+    workerThreads: int('FLATGATE_WORKER_THREADS', Math.max(1, Math.floor(cpus().length / 2)), 1, 1024),
+    threadSpinning: flag('FLATGATE_THREAD_SPINNING', false),
+    maxBatch: int('FLATGATE_MAX_BATCH', 8, 1, 256),
+    queueDepth: int('FLATGATE_QUEUE_DEPTH', 64, 0, 100_000),
+    kvCacheBytes: int('FLATGATE_KV_CACHE_MB', 1024, 1, 1 << 20) * 2 ** 20,
     maxRequestBytes: int('FLATGATE_MAX_REQUEST_BYTES', 1 << 20, 1024, 1 << 30),
     s3: {
       endpoint: raw.FLATGATE_S3_ENDPOINT || null,

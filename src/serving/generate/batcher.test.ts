@@ -59,7 +59,7 @@ const ids = (prompt: string) => loaded.tokenizer.encode(prompt, { bos: true });
 
 describe('continuous batching through a real session', () => {
   it('gives every request exactly what it gets alone: tokens, text, stop strings, logprobs, seeded sampling', async () => {
-    const expected = [];
+    const expected: { tokens: GeneratedToken[]; finish: string }[] = [];
     for (const c of cases) expected.push(await collect(generate(alone, loaded.tokenizer, ids(c.prompt), full(c.params))));
 
     const batcher = new ContinuousBatcher(shared, 4);
