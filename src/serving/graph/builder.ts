@@ -24,9 +24,19 @@ const EXTERNAL_ALIGN = 64;
 /** The serialized model: `model` (protobuf bytes) and `data` (the external weights file). */
 export interface SerializedModel {
   model: Uint8Array;
-  data: Buffer;
+  /** The external weights file, concatenated on first access (prefer `chunks` for large models). */
+  readonly data: Buffer;
   /** File name that `model` expects beside it for `data`. */
   dataFile: string;
+  /** Size of `data` in bytes. */
+  dataBytes: number;
+  /** The pieces of `data` at their offsets (gaps are zero padding): write them without concatenating. */
+  chunks: { offset: number; bytes: Uint8Array }[];
+  /**
+   * The same graph with each external weight in its own in-memory "file", for an engine session: no
+   * copy of the weights is made to serialize them.
+   */
+  session: { model: Uint8Array; externalData: { path: string; data: Uint8Array }[] };
 }
 
 /**
@@ -118,44 +128,64 @@ export class GraphBuilder {
 
   /** Serializes the graph; large initializers go to `dataFile`, aligned. */
   serialize(dataFile: string, opsets: Record<string, number> = { '': 17, 'com.microsoft': 1 }): SerializedModel {
-    let size = 0;
-    for (const t of this.initializers) {
-      if (t.bytes.byteLength >= EXTERNAL_MIN_BYTES) size = align(size) + t.bytes.byteLength;
-    }
-    const data = Buffer.alloc(size);
+    const chunks: { offset: number; bytes: Uint8Array }[] = [];
+    const externalData: { path: string; data: Uint8Array }[] = [];
     let offset = 0;
-    const initializer = this.initializers.map((t) => {
-      const base = { name: t.name, dims: t.dims, dataType: t.type };
-      if (t.bytes.byteLength < EXTERNAL_MIN_BYTES) return onnx.TensorProto.create({ ...base, rawData: t.bytes.slice() });
-      offset = align(offset);
-      data.set(t.bytes, offset);
-      const entry = onnx.TensorProto.create({
-        ...base,
+    const external = (t: (typeof this.initializers)[number], location: string, at: number) =>
+      onnx.TensorProto.create({
+        name: t.name,
+        dims: t.dims,
+        dataType: t.type,
         dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
         externalData: [
-          { key: 'location', value: dataFile },
-          { key: 'offset', value: String(offset) },
+          { key: 'location', value: location },
+          { key: 'offset', value: String(at) },
           { key: 'length', value: String(t.bytes.byteLength) },
         ],
       });
+    const inFile: InstanceType<typeof onnx.TensorProto>[] = [];
+    const inMemory: InstanceType<typeof onnx.TensorProto>[] = [];
+    for (const t of this.initializers) {
+      if (t.bytes.byteLength < EXTERNAL_MIN_BYTES) {
+        const inline = onnx.TensorProto.create({ name: t.name, dims: t.dims, dataType: t.type, rawData: t.bytes.slice() });
+        inFile.push(inline);
+        inMemory.push(inline);
+        continue;
+      }
+      offset = align(offset);
+      chunks.push({ offset, bytes: t.bytes });
+      inFile.push(external(t, dataFile, offset));
+      const path = `${dataFile}.${externalData.length}`;
+      externalData.push({ path, data: t.bytes });
+      inMemory.push(external(t, path, 0));
       offset += t.bytes.byteLength;
-      return entry;
-    });
-    const graph = onnx.GraphProto.create({
-      name: this.name,
-      node: this.nodes,
-      input: this.inputs,
-      output: this.outputs,
-      initializer,
-    });
-    const model = onnx.ModelProto.create({
-      irVersion: 8,
-      producerName: 'flatgate',
-      producerVersion: '0.1.0',
-      graph,
-      opsetImport: Object.entries(opsets).map(([domain, version]) => ({ domain, version })),
-    });
-    return { model: onnx.ModelProto.encode(model).finish(), data, dataFile };
+    }
+    const encode = (initializer: InstanceType<typeof onnx.TensorProto>[]) =>
+      onnx.ModelProto.encode(
+        onnx.ModelProto.create({
+          irVersion: 8,
+          producerName: 'flatgate',
+          producerVersion: '0.1.0',
+          graph: onnx.GraphProto.create({ name: this.name, node: this.nodes, input: this.inputs, output: this.outputs, initializer }),
+          opsetImport: Object.entries(opsets).map(([domain, version]) => ({ domain, version })),
+        }),
+      ).finish();
+    const dataBytes = offset;
+    let data: Buffer | null = null;
+    return {
+      model: encode(inFile),
+      get data() {
+        if (!data) {
+          data = Buffer.alloc(dataBytes);
+          for (const c of chunks) data.set(c.bytes, c.offset);
+        }
+        return data;
+      },
+      dataFile,
+      dataBytes,
+      chunks,
+      session: { model: encode(inMemory), externalData },
+    };
   }
 }
 

@@ -34,18 +34,18 @@ async function createOrtSession(graph: SerializedModel, opts: SessionOptions): P
     graphOptimizationLevel: 'all',
     extra: { session: { intra_op: { allow_spinning: opts.spinning ? '1' : '0' } } },
     logSeverityLevel: 3,
-    ...(graph.data.length ? { externalData: [{ path: graph.dataFile, data: graph.data }] } : {}),
+    ...(graph.session.externalData.length ? { externalData: graph.session.externalData } : {}),
   };
   const pref = opts.provider ?? 'auto';
   if (pref === 'cuda' || (pref === 'auto' && cudaProviderInstalled())) {
     try {
-      const session = await ort.InferenceSession.create(graph.model, { ...base, executionProviders: ['cuda', 'cpu'] });
+      const session = await ort.InferenceSession.create(graph.session.model, { ...base, executionProviders: ['cuda', 'cpu'] });
       return { session, provider: 'cuda' };
     } catch (err) {
       if (pref === 'cuda') throw new InvalidRequest(`The CUDA execution provider is not available here: ${(err as Error).message}`);
     }
   }
-  const session = await ort.InferenceSession.create(graph.model, { ...base, executionProviders: ['cpu'] });
+  const session = await ort.InferenceSession.create(graph.session.model, { ...base, executionProviders: ['cpu'] });
   return { session, provider: 'cpu' };
 }
 
