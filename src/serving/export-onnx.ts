@@ -15,7 +15,10 @@ import { buildDecoderGraph } from './graph/llama.ts';
 async function writeChunks(file: string, graph: SerializedModel): Promise<void> {
   const fh = await open(file, 'w');
   try {
-    for (const c of graph.chunks) await fh.write(c.bytes, 0, c.bytes.byteLength, c.offset);
+    for (const c of graph.chunks) {
+      const bytes = c.read();
+      await fh.write(bytes, 0, bytes.byteLength, c.offset);
+    }
     await fh.truncate(graph.dataBytes);
   } finally {
     await fh.close();

@@ -28,24 +28,25 @@ export function cudaProviderInstalled(): boolean {
 
 /** Creates an onnxruntime session, trying CUDA first unless the CPU was asked for. */
 async function createOrtSession(graph: SerializedModel, opts: SessionOptions): Promise<{ session: ort.InferenceSession; provider: Provider }> {
+  const { model, externalData } = graph.session;
   const base: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: opts.threads ?? cpus().length,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     extra: { session: { intra_op: { allow_spinning: opts.spinning ? '1' : '0' } } },
     logSeverityLevel: 3,
-    ...(graph.session.externalData.length ? { externalData: graph.session.externalData } : {}),
+    ...(externalData.length ? { externalData } : {}),
   };
   const pref = opts.provider ?? 'auto';
   if (pref === 'cuda' || (pref === 'auto' && cudaProviderInstalled())) {
     try {
-      const session = await ort.InferenceSession.create(graph.session.model, { ...base, executionProviders: ['cuda', 'cpu'] });
+      const session = await ort.InferenceSession.create(model, { ...base, executionProviders: ['cuda', 'cpu'] });
       return { session, provider: 'cuda' };
     } catch (err) {
       if (pref === 'cuda') throw new InvalidRequest(`The CUDA execution provider is not available here: ${(err as Error).message}`);
     }
   }
-  const session = await ort.InferenceSession.create(graph.session.model, { ...base, executionProviders: ['cpu'] });
+  const session = await ort.InferenceSession.create(model, { ...base, executionProviders: ['cpu'] });
   return { session, provider: 'cpu' };
 }
 
