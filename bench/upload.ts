@@ -60,8 +60,8 @@ function childrenOf(pid: number): number[] {
 async function startGateway(dataDir: string): Promise<{ url: string; child: ChildProcess }> {
   const env = {
     ...process.env, FLATGATE_DATA_DIR: dataDir, PORT: '0', FLATGATE_AUTH: 'open', FLATGATE_DEMO_MODEL: 'none', FLATGATE_EMBEDDED_S3_PORT: '0',
-    // a short lease makes the worker report its stage every second (heartbeats come every lease / 3)
-    FLATGATE_JOB_LEASE_MS: '3000',
+    // a shorter lease makes the worker report its stage every 5 s (heartbeats come every lease / 3)
+    FLATGATE_JOB_LEASE_MS: '15000',
     ...(args.includes('--threads') ? { FLATGATE_THREADS: arg('threads', '2') } : {}),
     ...(args.includes('--worker-threads') ? { FLATGATE_WORKER_THREADS: arg('worker-threads', '2') } : {}),
   };
