@@ -4,7 +4,7 @@
  * llama.cpp (node-llama-cpp, N sequences in one context) and transformers.js (N concurrent `generate`
  * calls), all in one run, engines interleaved per round. Aggregate tokens/s = tokens of all streams / wall
  * time of the round. Run with `npm run bench:concurrency [-- --model 124m --streams 1,2,4,8 --max-tokens 64
- * --rounds 3 --threads 1,2]`. Writes bench/results/concurrency.json. See bench/README.md.
+ * --rounds 3 --threads 1,2 --spinning false]`. Writes bench/results/concurrency.json. See bench/README.md.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -38,6 +38,8 @@ const MAX_TOKENS = Number(arg('max-tokens', '64'));
 const ROUNDS = Number(arg('rounds', '3'));
 const THREADS = arg('threads', `1,${cpus().length}`).split(',').map(Number).filter((t, i, a) => a.indexOf(t) === i);
 const ENGINES = arg('engines', 'flatgate,flatgate-unbatched,llama.cpp,transformers.js').split(',');
+/** onnxruntime thread spinning in the gateway's sessions (FLATGATE_THREAD_SPINNING; off by default). */
+const SPINNING = arg('spinning', 'false') === 'true';
 const round = (x: number, d = 1) => Number(x.toFixed(d));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -64,7 +66,7 @@ function prompts(loaded: LoadedModel, count: number): number[][] {
 /** Child mode: serve the model until stdin closes. */
 async function serveChild(): Promise<void> {
   const [threads, maxBatch] = [Number(arg('serve-threads', '1')), Number(arg('serve-batch', '8'))];
-  const pool = new ModelPool({ session: { threads, provider: 'cpu' }, limits: { concurrency: maxBatch, queue: 64 } });
+  const pool = new ModelPool({ session: { threads, provider: 'cpu', spinning: SPINNING }, limits: { concurrency: maxBatch, queue: 64 } });
   pool.add('bench', await benchModel(MODEL));
   const app = createApp({ pool, metrics: new MetricsStore(), router: new AbRouter(), maxRequestBytes: 1 << 20, log: () => {} });
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => {
@@ -76,7 +78,7 @@ async function serveChild(): Promise<void> {
 
 async function flatgate(threads: number, maxBatch: number): Promise<Engine> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', '--model', MODEL,
-    '--serve-threads', String(threads), '--serve-batch', String(maxBatch)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    '--serve-threads', String(threads), '--serve-batch', String(maxBatch), '--spinning', String(SPINNING)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (l) => l.startsWith('listening ') && resolve(l.slice(10)));
     child.once('exit', (code) => reject(new Error(`gateway child exited with ${code}`)));
@@ -281,7 +283,7 @@ async function main(): Promise<void> {
   const out = {
     date: new Date().toISOString(),
     machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memoryGiB: round(totalmem() / 2 ** 30), node: process.version, loadAverageBefore: loadBefore, loadAverageAfter: loadavg().map((x) => round(x, 2)) },
-    settings: { model: MODEL, streams: STREAMS, max_tokens: MAX_TOKENS, rounds: ROUNDS, threads: THREADS, engines: ENGINES, skipped, prompt_tokens: ps.map((p) => p.length), sampling: 'greedy' },
+    settings: { model: MODEL, spinning: SPINNING, streams: STREAMS, max_tokens: MAX_TOKENS, rounds: ROUNDS, threads: THREADS, engines: ENGINES, skipped, prompt_tokens: ps.map((p) => p.length), sampling: 'greedy' },
     summary,
     cells,
     durationS: round((Date.now() - started) / 1000),
