@@ -5,7 +5,7 @@
  */
 import type { FinishReason, GenerateParams, GeneratedToken } from './generator.ts';
 import { IncrementalText, type TextDecoder } from './incremental-text.ts';
-import { createRng, logSoftmax, sampleToken, topLogprobs } from './sampling.ts';
+import { createRng, logProbOf, logSoftmax, sampleToken, topLogprobs } from './sampling.ts';
 import { scanStops } from './stop-strings.ts';
 
 /** What one logits row produced: a token to emit (absent for EOS), and the finish reason if it ends. */
@@ -50,9 +50,10 @@ export class SequenceState {
     const last = this.count >= this.budget;
     const scan = scanStops(visible, this.emitted, params.stop ?? []);
     const end = last && !scan.stopped ? full.length : scan.end;
-    const lp = logSoftmax(row);
-    const top = params.topLogprobs ? topLogprobs(lp, params.topLogprobs) : undefined;
-    const token: GeneratedToken = { id, text: (last ? full : visible).slice(this.emitted, end), logprob: lp[id], top };
+    // the whole log-softmax row only when alternatives are asked for (V float64s per token otherwise)
+    const lp = params.topLogprobs ? logSoftmax(row) : null;
+    const top = lp ? topLogprobs(lp, params.topLogprobs!) : undefined;
+    const token: GeneratedToken = { id, text: (last ? full : visible).slice(this.emitted, end), logprob: lp ? lp[id] : logProbOf(row, id), top };
     this.emitted = end;
     if (scan.stopped) return { token, finish: 'stop' };
     if (last) return { token, finish: 'length' };
