@@ -8,8 +8,8 @@ import { HeadScoreAccumulator } from './flatten/head-scores.ts';
 import type { LayerWeights, LlamaModel } from '../model/types.ts';
 import { buildGramGraph } from '../serving/graph/block-graph.ts';
 import type { SessionOptions } from '../serving/session/backend.ts';
-import { createDecoderSession, createGraphSession } from '../serving/session/local-backend.ts';
-import { streamLayers } from './layer-stream.ts';
+import { createGraphSession } from '../serving/session/local-backend.ts';
+import { createStreamedDecoder, streamLayers } from './layer-stream.ts';
 import type { ActivationFrontier } from './activation-frontier.ts';
 import { blockShape, createBlockSession } from './block-session.ts';
 import { calibrationBatches, type CalibrationSet } from './calibration.ts';
@@ -120,11 +120,12 @@ export async function collectMlpGram(
 
 /** Mean next-token NLL of `model` over the calibration set (BOS is never predicted). */
 export async function calibrationNll(model: LlamaModel, calib: CalibrationSet, opts: StatisticsOptions = {}): Promise<{ nll: number; tokens: number }> {
-  const decoder = await createDecoderSession(model, opts);
+  const batches = calibrationBatches(calib, opts.batchSize ?? 8);
+  const decoder = await createStreamedDecoder(model, batches, opts);
   let sum = 0;
   let count = 0;
   try {
-    for (const b of calibrationBatches(calib, opts.batchSize ?? 8)) {
+    for (const b of batches) {
       const step = await decoder.step(b.ids, b.batch, null);
       const r = nextTokenNll(step.logits, b.ids, b.batch, b.seq, model.config.vocabSize);
       sum += r.sum;
