@@ -12,12 +12,12 @@ import { createGraphSession } from '../serving/session/local-backend.ts';
 import { createStreamedDecoder, streamLayers } from './layer-stream.ts';
 import type { ActivationFrontier } from './activation-frontier.ts';
 import { blockShape, createBlockSession } from './block-session.ts';
-import { calibrationBatches, type CalibrationSet } from './calibration.ts';
+import { calibrationBatches, defaultBatchSize, type CalibrationSet } from './calibration.ts';
 import { addInto, nextTokenNll } from './tensor-ops.ts';
 
 /** Options shared by the collectors. */
 export interface StatisticsOptions extends SessionOptions {
-  /** Samples per batch (default 8). */
+  /** Samples per batch (default: {@link defaultBatchSize} of the calibration length). */
   batchSize?: number;
   /** Called after each batch with (done, total) batches. */
   onBatch?: (done: number, total: number) => void;
@@ -41,7 +41,7 @@ export async function collectSimilarity(model: LlamaModel, calib: CalibrationSet
   const L = model.layers.length;
   const D = model.config.hiddenSize;
   const acc = new SimilarityAccumulator(L + 1);
-  const batches = calibrationBatches(calib, opts.batchSize ?? 8);
+  const batches = calibrationBatches(calib, opts.batchSize ?? defaultBatchSize(calib.seq));
   const states: Float32Array[][] = batches.map(() => []);
   const { provider } = await streamLayers(model, batches, {
     ...opts,
@@ -120,7 +120,7 @@ export async function collectMlpGram(
 
 /** Mean next-token NLL of `model` over the calibration set (BOS is never predicted). */
 export async function calibrationNll(model: LlamaModel, calib: CalibrationSet, opts: StatisticsOptions = {}): Promise<{ nll: number; tokens: number }> {
-  const batches = calibrationBatches(calib, opts.batchSize ?? 8);
+  const batches = calibrationBatches(calib, opts.batchSize ?? defaultBatchSize(calib.seq));
   const decoder = await createStreamedDecoder(model, batches, opts);
   let sum = 0;
   let count = 0;
