@@ -9,6 +9,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production FLATGATE_DATA_DIR=/work
+# glibc: few arenas, large blocks mmapped and returned at once (see src/platform/local-worker.ts)
+ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=65536 MALLOC_TRIM_THRESHOLD_=131072
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev --no-audit --no-fund --onnxruntime-node-install=skip \
  && node node_modules/onnxruntime-node/script/install.js --onnxruntime-node-install=cuda12

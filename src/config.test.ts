@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TASK_DATA_DIR } from '../test/fixtures/paths.ts';
@@ -61,5 +62,22 @@ describe('the README table of environment variables', () => {
     for (const f of files) for (const m of (await readFile(join(ROOT, 'src', f), 'utf8')).matchAll(/\bFLATGATE_[A-Z0-9_]*[A-Z0-9]\b/g)) named.add(m[0]);
     expect([...named].filter((n) => !names.has(n))).toEqual([]);
     expect(BUNDLED_TASK_DATA_DIR).toBe(TASK_DATA_DIR);
+  });
+});
+
+describe('serving threads and batching settings', () => {
+  it('defaults: all cores per session, half for the embedded worker, no spinning, batch 8, 1 GiB of KV cache', () => {
+    const c = loadConfig({});
+    expect(c.threads).toBe(cpus().length);
+    expect(c.workerThreads).toBe(Math.max(1, Math.floor(cpus().length / 2)));
+    expect(c.threadSpinning).toBe(false);
+    expect([c.maxBatch, c.queueDepth, c.kvCacheBytes]).toEqual([8, 64, 2 ** 30]);
+  });
+
+  it('reads them from the environment and rejects bad values in one message', () => {
+    const c = loadConfig({ FLATGATE_THREADS: '3', FLATGATE_WORKER_THREADS: '1', FLATGATE_THREAD_SPINNING: 'on', FLATGATE_MAX_BATCH: '4', FLATGATE_QUEUE_DEPTH: '0', FLATGATE_KV_CACHE_MB: '256' });
+    expect([c.threads, c.workerThreads, c.threadSpinning, c.maxBatch, c.queueDepth, c.kvCacheBytes]).toEqual([3, 1, true, 4, 0, 256 * 2 ** 20]);
+    expect(() => loadConfig({ FLATGATE_MAX_BATCH: '0', FLATGATE_KV_CACHE_MB: 'x' })).toThrow(ConfigError);
+    expect(() => loadConfig({ FLATGATE_MAX_BATCH: '0', FLATGATE_KV_CACHE_MB: 'x' })).toThrow(/FLATGATE_MAX_BATCH.*FLATGATE_KV_CACHE_MB/);
   });
 });

@@ -19,8 +19,31 @@ export interface Config {
   demoModel: string | null;
   /** Name under which the demo model is served. */
   demoModelName: string;
-  /** onnxruntime intra-op threads per session. */
+  /**
+   * onnxruntime intra-op threads per session (FLATGATE_THREADS, default all cores). Each served variant
+   * has one session; inter-op threads are always 1. Idle sessions do not spin (see `threadSpinning`), so
+   * variants that are not busy cost no CPU; for strict isolation from the embedded worker set
+   * FLATGATE_THREADS + FLATGATE_WORKER_THREADS <= cores.
+   */
   threads: number;
+  /** Intra-op threads of the embedded compression worker's sessions (FLATGATE_WORKER_THREADS, default half the cores). */
+  workerThreads: number;
+  /**
+   * Let idle onnxruntime threads spin before sleeping (FLATGATE_THREAD_SPINNING, default false). Spinning
+   * shaves wake-up latency off each operator on a dedicated machine, but spinning threads of one session
+   * steal the cores of another variant or of the worker.
+   */
+  threadSpinning: boolean;
+  /** Per served variant: requests decoded together in one batch (FLATGATE_MAX_BATCH, default 8). */
+  maxBatch: number;
+  /** Per served variant: requests that wait beyond the batch before 429 (FLATGATE_QUEUE_DEPTH, default 64). */
+  queueDepth: number;
+  /**
+   * Per served variant: the most KV-cache memory its batch may hold (FLATGATE_KV_CACHE_MB, default 1024).
+   * The batch gets as many rows (at most FLATGATE_MAX_BATCH) as fit with every row at the model's full
+   * context; other admitted requests wait for a row.
+   */
+  kvCacheBytes: number;
   /** Largest JSON request body, in bytes. */
   maxRequestBytes: number;
   /** Object storage; `endpoint: null` runs the embedded S3 server on 127.0.0.1 under `dataDir/s3`. */
@@ -150,7 +173,12 @@ export const SETTINGS = {
   dataDir: custom('FLATGATE_DATA_DIR', '`./data`', 'gateway', 'The embedded object store, the database and the model cache live here.', (v) => resolve(unset(v) ? './data' : v)),
   demoModel: custom<string | null>('FLATGATE_DEMO_MODEL', '`fixtures/models/stories260K/stories260K.bin`', 'gateway', 'Model served at start (any path `loadModel` reads); `none` for none.', (v) => (v === 'none' ? null : unset(v) ? DEMO_MODEL : v)),
   demoModelName: text('FLATGATE_DEMO_MODEL_NAME', 'stories260K', 'gateway', 'Name the demo model is served under.'),
-  threads: int('FLATGATE_THREADS', cpus().length, 1, 1024, 'gateway, worker', 'onnxruntime intra-op threads per session.', 'the number of CPUs'),
+  threads: int('FLATGATE_THREADS', cpus().length, 1, 1024, 'gateway, worker', 'onnxruntime intra-op threads per serving session (inter-op threads are always 1).', 'the number of CPUs'),
+  workerThreads: int('FLATGATE_WORKER_THREADS', Math.max(1, Math.floor(cpus().length / 2)), 1, 1024, 'gateway', 'Intra-op threads of the embedded compression worker\'s sessions (inter-op threads are always 1): what the worker takes from the serving sessions while a job runs.', 'half the CPUs'),
+  threadSpinning: flag('FLATGATE_THREAD_SPINNING', false, 'gateway, worker', 'Let idle onnxruntime threads spin before sleeping: less wake-up latency on a dedicated machine, but spinning threads of one session steal the cores of other variants and the worker.'),
+  maxBatch: int('FLATGATE_MAX_BATCH', 8, 1, 256, 'gateway', 'Per served variant: requests decoded together in one batch (continuous batching).'),
+  queueDepth: int('FLATGATE_QUEUE_DEPTH', 64, 0, 100_000, 'gateway', 'Per served variant: requests that wait beyond the batch before a 429.'),
+  kvCacheBytes: custom('FLATGATE_KV_CACHE_MB', '1024', 'gateway', 'Per served variant: KV-cache memory in MiB; the batch gets as many rows (at most FLATGATE_MAX_BATCH) as fit with every row at the model\'s full context.', (v, problems) => int('FLATGATE_KV_CACHE_MB', 1024, 1, 1 << 20, 'gateway', '').parse(v, problems) * 2 ** 20),
   maxRequestBytes: int('FLATGATE_MAX_REQUEST_BYTES', 1 << 20, 1024, 1 << 30, 'gateway', 'Largest JSON request body, in bytes.'),
   s3Endpoint: text('FLATGATE_S3_ENDPOINT', null, 'gateway, worker', 'S3-compatible endpoint; unset: the gateway runs an embedded S3 server under `FLATGATE_DATA_DIR/s3` (a worker needs it set).', '(embedded)'),
   s3Region: text('FLATGATE_S3_REGION', 'us-east-1', 'gateway, worker', 'Region of the bucket.'),
@@ -215,6 +243,11 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     demoModel: v.demoModel,
     demoModelName: v.demoModelName,
     threads: v.threads,
+    workerThreads: v.workerThreads,
+    threadSpinning: v.threadSpinning,
+    maxBatch: v.maxBatch,
+    queueDepth: v.queueDepth,
+    kvCacheBytes: v.kvCacheBytes,
     maxRequestBytes: v.maxRequestBytes,
     s3: {
       endpoint: v.s3Endpoint,

@@ -22,7 +22,11 @@ import type { ChildProcess } from 'node:child_process';
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   await mkdir(config.dataDir, { recursive: true });
-  const pool = new ModelPool({ session: { threads: config.threads } });
+  const pool = new ModelPool({
+    session: { threads: config.threads, spinning: config.threadSpinning },
+    limits: { concurrency: config.maxBatch, queue: config.queueDepth },
+    maxKvBytes: config.kvCacheBytes,
+  });
   if (config.demoModel) pool.add(config.demoModelName, await loadModel(config.demoModel));
   const platform = await createNodePlatform(config, { pool });
   const open = config.authMode === 'open' || process.argv.includes('--open');
@@ -43,7 +47,7 @@ async function main(): Promise<void> {
   // the embedded worker is supervised: if it dies, jobs would wait forever, so it comes back (with backoff)
   const superviseWorker = (gatewayUrl: string) => {
     const started = Date.now();
-    worker = startLocalWorker({ gatewayUrl, token: platform.workerToken, s3: platform.s3, env: process.env });
+    worker = startLocalWorker({ gatewayUrl, token: platform.workerToken, s3: platform.s3, env: process.env, threads: config.workerThreads });
     worker.on('exit', (code, signal) => {
       if (stopping) return;
       restarts = Date.now() - started > 60_000 ? 0 : restarts + 1;

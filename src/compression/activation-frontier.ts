@@ -8,12 +8,12 @@
 import type { LayerWeights, LlamaModel } from '../model/types.ts';
 import type { SessionOptions } from '../serving/session/backend.ts';
 import { blockShape, createBlockSession, type BlockSession } from './block-session.ts';
-import { calibrationBatches, type CalibrationBatch, type CalibrationSet } from './calibration.ts';
+import { calibrationBatches, defaultBatchSize, type CalibrationBatch, type CalibrationSet } from './calibration.ts';
 import { embedRows } from './tensor-ops.ts';
 
 /** Options of {@link ActivationFrontier}. */
 export interface FrontierOptions extends SessionOptions {
-  /** Samples per batch (default 8). */
+  /** Samples per batch (default: {@link defaultBatchSize} of the calibration length). */
   batchSize?: number;
   /** Keep all activations in memory (default: when they take at most `memoryLimitBytes`). */
   cache?: boolean;
@@ -34,7 +34,7 @@ export class ActivationFrontier {
     calib: CalibrationSet,
     private readonly opts: FrontierOptions = {},
   ) {
-    this.batches = calibrationBatches(calib, opts.batchSize ?? 8);
+    this.batches = calibrationBatches(calib, opts.batchSize ?? defaultBatchSize(calib.seq));
     const bytes = calib.samples.length * calib.seq * model.config.hiddenSize * 4;
     const useMemory = opts.cache ?? bytes <= (opts.memoryLimitBytes ?? 512 * 2 ** 20);
     this.cached = useMemory ? this.batches.map((b) => embedRows(model.embed, b.ids)) : null;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Llama2cTokenizer } from '../model/tokenizer/llama2c-tokenizer.ts';
-import { buildCalibrationSet, calibrationBatches, loadCalibrationSet } from './calibration.ts';
+import { buildCalibrationSet, calibrationBatches, defaultBatchSize, loadCalibrationSet } from './calibration.ts';
 import { EVAL_TEXT, TOK512 } from '../../test/fixtures/paths.ts';
 
 const ids = Array.from({ length: 50 }, (_, i) => 100 + i);
@@ -46,5 +46,11 @@ describe('calibration set', () => {
     await writeFile(join(dir, 'short.txt'), 'Hi.');
     await expect(loadCalibrationSet(join(dir, 'short.txt'), tok, { samples: 1, seq: 64, seed: 0 })).rejects.toThrow(/fewer than/);
     await expect(loadCalibrationSet(join(dir, 'missing.txt'), tok, { samples: 1, seq: 64, seed: 0 })).rejects.toThrow(/cannot read/);
+  });
+});
+
+describe('defaultBatchSize', () => {
+  it('gives about 1024 tokens per batch, from 1 to 8 samples', () => {
+    expect([16, 128, 256, 512, 1000, 2048, 4096].map(defaultBatchSize)).toEqual([8, 8, 4, 2, 1, 1, 1]);
   });
 });

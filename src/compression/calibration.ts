@@ -75,6 +75,18 @@ export interface CalibrationBatch {
   first: number;
 }
 
+/**
+ * Tokens per calibration batch when the caller does not choose: the engine's intermediate activations
+ * of a (flattened, twice as wide) block grow with the tokens of a batch, and at 8 x 256 they were the
+ * worker's peak memory on the 124.7M shape.
+ */
+export const DEFAULT_BATCH_TOKENS = 1024;
+
+/** Samples per batch for sequences of `seq` tokens: DEFAULT_BATCH_TOKENS worth, from 1 to 8. */
+export function defaultBatchSize(seq: number): number {
+  return Math.max(1, Math.min(8, Math.floor(DEFAULT_BATCH_TOKENS / seq)));
+}
+
 /** The set in consecutive batches of at most `batchSize` samples. */
 export function calibrationBatches(set: CalibrationSet, batchSize: number): CalibrationBatch[] {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidRequest(`batch size must be a positive integer, got ${batchSize}`);

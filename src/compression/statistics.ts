@@ -1,6 +1,6 @@
 /**
- * @module Calibration statistics, streamed batch by batch through onnxruntime and accumulated in
- * float64: the similarity of block inputs (and BI), per-head scores and the MLP Gram matrix of a
+ * @module Calibration statistics, streamed through onnxruntime (block by block or batch by batch) and
+ * accumulated in float64: the similarity of block inputs (and BI), per-head scores and the MLP Gram matrix of a
  * (flattened) block at the compression frontier, and the calibration NLL of a model.
  */
 import { SimilarityAccumulator } from './math/cosine.ts';
@@ -8,15 +8,16 @@ import { HeadScoreAccumulator } from './flatten/head-scores.ts';
 import type { LayerWeights, LlamaModel } from '../model/types.ts';
 import { buildGramGraph } from '../serving/graph/block-graph.ts';
 import type { SessionOptions } from '../serving/session/backend.ts';
-import { createDecoderSession, createGraphSession } from '../serving/session/local-backend.ts';
+import { createGraphSession } from '../serving/session/local-backend.ts';
+import { createStreamedDecoder, streamLayers } from './layer-stream.ts';
 import type { ActivationFrontier } from './activation-frontier.ts';
 import { blockShape, createBlockSession } from './block-session.ts';
-import { calibrationBatches, type CalibrationSet } from './calibration.ts';
+import { calibrationBatches, defaultBatchSize, type CalibrationSet } from './calibration.ts';
 import { addInto, nextTokenNll } from './tensor-ops.ts';
 
 /** Options shared by the collectors. */
 export interface StatisticsOptions extends SessionOptions {
-  /** Samples per batch (default 8). */
+  /** Samples per batch (default: {@link defaultBatchSize} of the calibration length). */
   batchSize?: number;
   /** Called after each batch with (done, total) batches. */
   onBatch?: (done: number, total: number) => void;
@@ -32,24 +33,27 @@ export interface SimilarityStats {
 
 /**
  * Mean cosine similarity between the inputs of every pair of blocks of the original `model`, plus
- * the final residual (so that 1 - S[l][l+1] is block l's Block Influence for every l).
+ * the final residual (so that 1 - S[l][l+1] is block l's Block Influence for every l). Streams the
+ * calibration set block by block (one block in the engine at a time) and keeps every block input of
+ * every sample (L+1 x samples x seq x D floats) until the end.
  */
 export async function collectSimilarity(model: LlamaModel, calib: CalibrationSet, opts: StatisticsOptions = {}): Promise<SimilarityStats> {
   const L = model.layers.length;
   const D = model.config.hiddenSize;
-  const decoder = await createDecoderSession(model, { ...opts, hiddenStates: true });
   const acc = new SimilarityAccumulator(L + 1);
-  const batches = calibrationBatches(calib, opts.batchSize ?? 8);
-  try {
-    for (const [i, b] of batches.entries()) {
-      const step = await decoder.step(b.ids, b.batch, null, 1);
-      acc.add(step.hidden!, b.batch * b.seq, D);
-      opts.onBatch?.(i + 1, batches.length);
-    }
-  } finally {
-    await decoder.release();
+  const batches = calibrationBatches(calib, opts.batchSize ?? defaultBatchSize(calib.seq));
+  const states: Float32Array[][] = batches.map(() => []);
+  const { provider } = await streamLayers(model, batches, {
+    ...opts,
+    onLayer: (_, hidden) => hidden.forEach((h, i) => states[i].push(h)),
+    onBlock: (done) => opts.onBatch?.(done, L + 1),
+  });
+  for (const [i, b] of batches.entries()) {
+    acc.add(states[i], b.batch * b.seq, D);
+    states[i] = [];
   }
-  return { S: acc.matrix(), tokens: acc.count, provider: decoder.provider };
+  opts.onBatch?.(L + 1, L + 1);
+  return { S: acc.matrix(), tokens: acc.count, provider };
 }
 
 /**
@@ -116,11 +120,12 @@ export async function collectMlpGram(
 
 /** Mean next-token NLL of `model` over the calibration set (BOS is never predicted). */
 export async function calibrationNll(model: LlamaModel, calib: CalibrationSet, opts: StatisticsOptions = {}): Promise<{ nll: number; tokens: number }> {
-  const decoder = await createDecoderSession(model, opts);
+  const batches = calibrationBatches(calib, opts.batchSize ?? defaultBatchSize(calib.seq));
+  const decoder = await createStreamedDecoder(model, batches, opts);
   let sum = 0;
   let count = 0;
   try {
-    for (const b of calibrationBatches(calib, opts.batchSize ?? 8)) {
+    for (const b of batches) {
       const step = await decoder.step(b.ids, b.batch, null);
       const r = nextTokenNll(step.logits, b.ids, b.batch, b.seq, model.config.vocabSize);
       sum += r.sum;

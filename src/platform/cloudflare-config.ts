@@ -43,6 +43,11 @@ export function workerConfig(raw: Record<string, unknown>): Readonly<Config> {
     demoModel: null,
     demoModelName: '',
     threads: 1,
+    workerThreads: 1,
+    threadSpinning: false,
+    maxBatch: 8,
+    queueDepth: 64,
+    kvCacheBytes: 2 ** 30,
     maxRequestBytes: int('FLATGATE_MAX_REQUEST_BYTES', 1 << 20, 1024, 1 << 30),
     s3: {
       endpoint: str('FLATGATE_S3_ENDPOINT') ?? null,

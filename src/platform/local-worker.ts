@@ -9,6 +9,13 @@ import type { S3Settings } from '../storage/object-store.ts';
 /** The worker entry, run through tsx so the TypeScript sources run as they are. */
 export const WORKER_ENTRY = fileURLToPath(new URL('../worker.ts', import.meta.url));
 
+/** glibc malloc settings of the worker process (used unless the environment sets them). */
+export const WORKER_MALLOC: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '65536',
+  MALLOC_TRIM_THRESHOLD_: '131072',
+};
+
 /** What the child needs to know. */
 export interface LocalWorkerOptions {
   gatewayUrl: string;
@@ -40,6 +47,10 @@ export function workerEnv(o: LocalWorkerOptions): Record<string, string> {
     FLATGATE_S3_FORCE_PATH_STYLE: String(o.s3.forcePathStyle),
     FLATGATE_EMBEDDED_WORKER: 'false',
   });
+  // glibc keeps freed memory of many threads' arenas and raises its mmap threshold as large blocks are
+  // freed, so a worker that opens and releases engine sessions layer by layer would hold on to freed
+  // memory: few arenas, large blocks always mmapped (and returned at once), trim early
+  for (const [k, v] of Object.entries(WORKER_MALLOC)) env[k] ??= v;
   if (o.workerId) env.FLATGATE_WORKER_ID = o.workerId;
   if (o.dataDir) env.FLATGATE_DATA_DIR = o.dataDir;
   if (o.threads) env.FLATGATE_THREADS = String(o.threads);

@@ -4,7 +4,7 @@
  */
 import { InvalidRequest } from '../errors.ts';
 import type { LoadedModel, Tokenizer } from '../model/types.ts';
-import { generate, type FinishReason } from './generate/generator.ts';
+import type { FinishReason } from './generate/generator.ts';
 import type { LogitsProcessing } from './generate/logits-processors.ts';
 import type { ServedModel } from './model-pool.ts';
 import { scoreTokens } from './score.ts';
@@ -76,8 +76,8 @@ export async function* completeStream(
   const ids = encodePrompt(loaded, params.prompt, params.maxTokens);
   const { tokenizer, model } = loaded;
   if (params.maxTokens === 0) return { finishReason: 'length', promptTokens: ids.length, completionTokens: 0, promptIds: ids, completionIds: [] };
-  const session = await served.session();
-  const it = generate(session, tokenizer, ids, {
+  const batcher = await served.batcher();
+  const it = batcher.generate(tokenizer, ids, {
     maxTokens: params.maxTokens,
     temperature: params.temperature,
     topP: params.topP,
@@ -93,11 +93,15 @@ export async function* completeStream(
     stopIds: params.ignoreEos ? [] : [model.config.eosTokenId, model.config.bosTokenId],
   }, signal);
   const out: number[] = [];
-  for (;;) {
-    const r = await it.next();
-    if (r.done) return { finishReason: r.value, promptTokens: ids.length, completionTokens: out.length, promptIds: ids, completionIds: out };
-    out.push(r.value.id);
-    yield { text: r.value.text, tokenId: r.value.id, logprob: r.value.logprob, top: r.value.top };
+  try {
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return { finishReason: r.value, promptTokens: ids.length, completionTokens: out.length, promptIds: ids, completionIds: out };
+      out.push(r.value.id);
+      yield { text: r.value.text, tokenId: r.value.id, logprob: r.value.logprob, top: r.value.top };
+    }
+  } finally {
+    await it.return('stop'); // a consumer that stops early takes the sequence out of the batch
   }
 }
 

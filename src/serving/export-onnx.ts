@@ -3,12 +3,27 @@
  * onnxruntime-genai style genai_config.json, and config.json + tokenizer files so that transformers.js and
  * onnxruntime-genai can load the folder.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toHfConfig } from '../model/hf-config.ts';
 import { tokenizerConfigJson } from '../model/tokenizer/tokenizer-json.ts';
 import type { LoadedModel, ModelConfig } from '../model/types.ts';
+import type { SerializedModel } from './graph/builder.ts';
 import { buildDecoderGraph } from './graph/llama.ts';
+
+/** Writes the external weights file piece by piece (never one buffer of the whole model). */
+async function writeChunks(file: string, graph: SerializedModel): Promise<void> {
+  const fh = await open(file, 'w');
+  try {
+    for (const c of graph.chunks) {
+      const bytes = c.read();
+      await fh.write(bytes, 0, bytes.byteLength, c.offset);
+    }
+    await fh.truncate(graph.dataBytes);
+  } finally {
+    await fh.close();
+  }
+}
 
 /** onnxruntime-genai's description of the decoder and its default search settings. */
 export function genaiConfig(cfg: ModelConfig, numLayers: number): Record<string, unknown> {
@@ -51,7 +66,7 @@ export async function writeOnnxExport(dir: string, loaded: LoadedModel, opts: { 
   await mkdir(dir, { recursive: true });
   const graph = buildDecoderGraph(model, { dataFile: 'model.onnx.data', hiddenStates: opts.hiddenStates });
   await writeFile(join(dir, 'model.onnx'), graph.model);
-  await writeFile(join(dir, 'model.onnx.data'), graph.data);
+  await writeChunks(join(dir, 'model.onnx.data'), graph);
   await writeFile(join(dir, 'genai_config.json'), JSON.stringify(genaiConfig(model.config, model.layers.length), null, 2));
   const hf = { ...toHfConfig({ ...model.config, numLayers: model.layers.length }), use_cache: true };
   await writeFile(join(dir, 'config.json'), JSON.stringify(hf, null, 2));

@@ -90,8 +90,8 @@ export async function* runCompletion(
   let end: CompletionEnd | null = null;
   // stays null when the consumer stops early (a client that went away mid-stream)
   let outcome: 'ok' | 'error' | 'aborted' | null = null;
+  const it = completeStream(served, params, signal);
   try {
-    const it = completeStream(served, params, signal);
     for (;;) {
       const r = await it.next();
       if (r.done) {
@@ -110,6 +110,8 @@ export async function* runCompletion(
     outcome = signal?.aborted ? 'aborted' : 'error';
     throw err;
   } finally {
+    // a consumer that stopped early: end the generation (and free its batch row) before the slot
+    if (end === null) await it.return(undefined as never).catch(() => {});
     slot.release();
     const now = performance.now();
     deps.metrics.record({

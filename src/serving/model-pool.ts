@@ -6,6 +6,7 @@
  */
 import { ModelNotFound, VariantNotReady } from '../errors.ts';
 import { countParams, type LoadedModel } from '../model/types.ts';
+import { ContinuousBatcher } from './generate/batcher.ts';
 import { Scheduler, type SchedulerLimits } from './scheduler.ts';
 import type { DecoderSession, SessionOptions } from './session/backend.ts';
 import { createDecoderSession } from './session/local-backend.ts';
@@ -48,6 +49,8 @@ export interface ServedModel {
   loaded(): Promise<LoadedModel>;
   /** The decoder session, creating it if needed. */
   session(): Promise<DecoderSession>;
+  /** The continuous batcher over the session, which every generation on this variant goes through. */
+  batcher(): Promise<ContinuousBatcher>;
   /** Whether weights are in memory now. */
   readonly resident: boolean;
 }
@@ -57,7 +60,13 @@ export interface ModelPoolOptions {
   session?: SessionOptions;
   /** Budget for resident variants (estimated: 8 bytes a parameter, JS copy + engine copy). */
   maxResidentBytes?: number;
+  /** Per variant: `concurrency` requests at once (the batch size), `queue` waiting, 429 above. */
   limits?: SchedulerLimits;
+  /**
+   * Per variant: the most KV-cache bytes its batch may hold. The batch gets as many rows (up to
+   * `limits.concurrency`) as fit when every row reaches the model's full context; further requests wait.
+   */
+  maxKvBytes?: number;
 }
 
 class Entry implements ServedModel {
@@ -67,6 +76,7 @@ class Entry implements ServedModel {
   bytes = 0;
   private weights: Promise<LoadedModel> | null = null;
   private decoder: Promise<DecoderSession> | null = null;
+  private batching: Promise<ContinuousBatcher> | null = null;
 
   constructor(
     readonly id: string,
@@ -74,7 +84,8 @@ class Entry implements ServedModel {
     private readonly load: () => Promise<LoadedModel>,
     private readonly pool: ModelPool,
     private readonly sessionOptions: SessionOptions,
-    limits: SchedulerLimits,
+    private readonly limits: SchedulerLimits,
+    private readonly maxKvBytes: number,
   ) {
     this.created = info.created ?? Math.floor(Date.now() / 1000);
     this.scheduler = new Scheduler(limits);
@@ -112,16 +123,34 @@ class Entry implements ServedModel {
     return this.decoder;
   }
 
+  batcher(): Promise<ContinuousBatcher> {
+    this.batching ??= Promise.all([this.loaded(), this.session()])
+      .then(([{ model }, decoder]) => {
+        const c = model.config;
+        const rowBytes = 2 * model.layers.length * c.numKvHeads * c.headDim * c.maxPositions * 4;
+        const rows = Math.max(1, Math.min(this.limits.concurrency, Math.floor(this.maxKvBytes / rowBytes)));
+        return new ContinuousBatcher(decoder, rows);
+      })
+      .catch((err) => {
+        this.batching = null;
+        throw err;
+      });
+    return this.batching;
+  }
+
   /**
    * Drops weights and session; the next request loads them again. The session is released only once the
    * requests holding a slot have finished, so replacing or removing a model never pulls it from under them.
    */
   async evict(): Promise<void> {
     const decoder = this.decoder;
+    const batching = this.batching;
     this.decoder = null;
+    this.batching = null;
     this.weights = null;
     this.bytes = 0;
     await this.scheduler.idle();
+    await (await batching?.catch(() => null))?.idle();
     if (decoder) await (await decoder.catch(() => null))?.release();
   }
 }
@@ -142,7 +171,8 @@ export class ModelPool {
   register(id: string, info: ServedModelInfo, load: () => Promise<LoadedModel>): ServedModel {
     const old = this.models.get(id);
     if (old) void old.evict();
-    const entry = new Entry(id, info, load, this, this.opts.session ?? {}, this.opts.limits ?? { concurrency: 4, queue: 64 });
+    const limits = this.opts.limits ?? { concurrency: 4, queue: 64 };
+    const entry = new Entry(id, info, load, this, this.opts.session ?? {}, limits, this.opts.maxKvBytes ?? 1 << 30);
     this.models.set(id, entry);
     return entry;
   }

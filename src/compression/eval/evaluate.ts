@@ -7,9 +7,10 @@ import { readFile } from 'node:fs/promises';
 import { InvalidRequest } from '../../errors.ts';
 import { loadModel } from '../../model/load.ts';
 import type { LoadedModel } from '../../model/types.ts';
-import { perplexity } from '../../serving/score.ts';
+import { perplexity, scoringWindows } from '../../serving/score.ts';
 import type { DecoderSession, ProviderPreference } from '../../serving/session/backend.ts';
 import { createDecoderSession } from '../../serving/session/local-backend.ts';
+import { createStreamedDecoder } from '../layer-stream.ts';
 import { agreement, type Agreement } from './agreement.ts';
 import { evaluateMultipleChoice } from './multiple-choice.ts';
 import type { MultipleChoiceExample, TaskScore } from './task-types.ts';
@@ -73,15 +74,22 @@ export async function evaluateModel(loaded: LoadedModel, opts: EvaluateOptions =
   const seq = opts.seq ?? Math.min(model.config.maxPositions, other?.model.config.maxPositions ?? Infinity) - 1;
 
   const sessionOpts = { threads: opts.threads, provider: opts.provider };
+  const ids = text === undefined ? undefined : tokenizer.encode(text);
+  // without tasks, perplexity and agreement run on a model streamed block by block over the known windows
+  // (memory: the weights plus one block); tasks need a whole-model session
+  const windows = ids && !names.length
+    ? scoringWindows(ids, { seq, bos: tokenizer.bosId, batch: 1, context: Math.min(model.config.maxPositions, other?.model.config.maxPositions ?? Infinity) })
+    : null;
+  const open = (m: LoadedModel['model']) =>
+    windows ? createStreamedDecoder(m, windows.map((w) => ({ ids: w.ids, batch: w.windows.length, seq: w.len + 1 })), sessionOpts) : createDecoderSession(m, sessionOpts);
   const sessions: DecoderSession[] = [];
   try {
-    const session = await createDecoderSession(model, sessionOpts);
+    const session = await open(model);
     sessions.push(session);
-    const ids = text === undefined ? undefined : tokenizer.encode(text);
     let ppl: Pick<EvaluationResult, 'ppl' | 'nll' | 'tokens'> = {};
     if (ids) {
       const t0 = performance.now();
-      const p = await perplexity(session, ids, { seq, bos: tokenizer.bosId, onProgress: (d, n) => opts.onProgress?.('ppl', d, n) });
+      const p = await perplexity(session, ids, { seq, bos: tokenizer.bosId, batch: 1, onProgress: (d, n) => opts.onProgress?.('ppl', d, n) });
       ppl = { ppl: p.ppl, nll: p.nll, tokens: p.tokens };
       clock('ppl', t0);
     }
@@ -97,9 +105,9 @@ export async function evaluateModel(loaded: LoadedModel, opts: EvaluateOptions =
     let agreed: Agreement | undefined;
     if (ids && other) {
       const t0 = performance.now();
-      const b = await createDecoderSession(other.model, sessionOpts);
+      const b = await open(other.model);
       sessions.push(b);
-      agreed = await agreement(session, b, ids, { seq, bos: tokenizer.bosId, onProgress: (d, n) => opts.onProgress?.('agreement', d, n) });
+      agreed = await agreement(session, b, ids, { seq, bos: tokenizer.bosId, batch: 1, onProgress: (d, n) => opts.onProgress?.('agreement', d, n) });
       clock('agreement', t0);
     }
     return { ...ppl, tasks, ...(agreed ? { agreement: agreed } : {}), seconds };

@@ -86,28 +86,26 @@ export function choleskySolve(L: Float64Array, B: ArrayLike<number>, nrhs: numbe
 }
 
 /**
- * diag(A^-1) from A's Cholesky factor L: (A^-1)_ii = ||column i of L^-1||^2, since A^-1 = L^-T L^-1.
- * Builds L^-1 row by row (n^3 / 6 flops, one n x n scratch) and never forms A^-1.
+ * diag(A^-1) from A's Cholesky factor L: (A^-1)_jj = ||L^-1 e_j||^2, since A^-1 = L^-T L^-1.
+ * Solves L y = e_j column by column (n^3 / 6 flops in all) with one n-vector of scratch, so it needs
+ * no second n x n matrix, and never forms A^-1.
  */
 export function choleskyInverseDiagonal(L: Float64Array): Float64Array {
   const n = sideOf(L.length, 'choleskyInverseDiagonal');
-  const M = new Float64Array(n * n);
   const diag = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const mi = i * n;
-    // Row i of M = L^-1: (e_i - sum_{k<i} L[i][k] M[k]) / L[i][i]; M[k] is zero beyond column k.
-    for (let k = 0; k < i; k++) {
-      const l = L[i * n + k];
-      if (l === 0) continue;
-      const mk = k * n;
-      for (let j = 0; j <= k; j++) M[mi + j] -= l * M[mk + j];
+  const y = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    // forward substitution; y is zero above row j
+    let ss = 0;
+    for (let i = j; i < n; i++) {
+      const row = i * n;
+      let s = i === j ? 1 : 0;
+      for (let k = j; k < i; k++) s -= L[row + k] * y[k];
+      const v = s / L[row + i];
+      y[i] = v;
+      ss += v * v;
     }
-    M[mi + i] += 1;
-    const inv = 1 / L[mi + i];
-    for (let j = 0; j <= i; j++) {
-      const v = (M[mi + j] *= inv);
-      diag[j] += v * v;
-    }
+    diag[j] = ss;
   }
   return diag;
 }

@@ -3,10 +3,10 @@
  * iterator of text deltas. Knows nothing of the model behind the decoder, only logits and a cache.
  */
 import type { DecoderSession } from '../session/backend.ts';
-import { createRng, logSoftmax, sampleToken, topLogprobs, type SamplingParams } from './sampling.ts';
-import { processesLogits, processLogits, TokenHistory, type LogitsProcessing } from './logits-processors.ts';
-import { IncrementalText, type TextDecoder } from './incremental-text.ts';
-import { scanStops } from './stop-strings.ts';
+import type { SamplingParams } from './sampling.ts';
+import type { LogitsProcessing } from './logits-processors.ts';
+import type { TextDecoder } from './incremental-text.ts';
+import { SequenceState } from './sequence.ts';
 
 /** Parameters of one generation. */
 export interface GenerateParams extends SamplingParams, LogitsProcessing {
@@ -36,8 +36,8 @@ export interface GeneratedToken {
 
 
 /**
- * Generates from `promptIds` (which already hold BOS where wanted). Yields tokens as they come and
- * returns the finish reason. Stops early when `signal` aborts.
+ * Generates from `promptIds` (which already hold BOS where wanted), one sequence alone. Yields tokens as
+ * they come and returns the finish reason. Stops early when `signal` aborts.
  * @example
  * for await (const t of generate(session, tok, tok.encode('Once', { bos: true }), params)) process.stdout.write(t.text);
  */
@@ -48,42 +48,14 @@ export async function* generate(
   params: GenerateParams,
   signal?: AbortSignal,
 ): AsyncGenerator<GeneratedToken, FinishReason> {
-  if (promptIds.length === 0) throw new RangeError('generate needs at least one prompt token (BOS)');
-  const rng = createRng(params.seed ?? Math.floor(Math.random() * 2 ** 32));
-  const stops = params.stop ?? [];
-  const decoded = new IncrementalText(text, promptIds);
-  let count = 0;
-  let emitted = 0;
-  const budget = Math.min(params.maxTokens, decoder.maxPositions - promptIds.length);
-  if (budget <= 0) return 'length';
-
-  const processing = processesLogits(params);
-  const seen = new TokenHistory(promptIds);
-  let step = await decoder.step(promptIds, 1, null, 1, promptIds.length + budget);
+  const seq = new SequenceState(text, promptIds, params, decoder.maxPositions);
+  if (seq.budget <= 0) return 'length';
+  let step = await decoder.step(promptIds, 1, null, 1, promptIds.length + seq.budget);
   for (;;) {
     if (signal?.aborted) return 'stop';
-    const row = step.logits.subarray(step.logits.length - decoder.vocabSize);
-    const id = sampleToken(processing ? processLogits(row, params, seen, params.stopIds) : row, params, rng);
-    if (params.stopIds.includes(id)) {
-      // as vLLM: the stop token is an output token (its logprob reported, counted in usage), with no text
-      const lp = logSoftmax(row);
-      yield { id, text: '', logprob: lp[id], top: params.topLogprobs ? topLogprobs(lp, params.topLogprobs) : undefined };
-      return 'stop';
-    }
-    count++;
-    seen.push(id);
-    const full = decoded.push(id);
-    // a trailing U+FFFD means an incomplete UTF-8 sequence: wait for its other bytes
-    const visible = full.endsWith('\uFFFD') ? full.slice(0, -1) : full;
-    const last = count >= budget;
-    const scan = count >= (params.minTokens ?? 0) ? scanStops(visible, emitted, stops) : { end: visible.length, stopped: false };
-    const end = last && !scan.stopped ? full.length : scan.end;
-    const lp = logSoftmax(row);
-    const top = params.topLogprobs ? topLogprobs(lp, params.topLogprobs) : undefined;
-    yield { id, text: (last ? full : visible).slice(emitted, end), logprob: lp[id], top };
-    emitted = end;
-    if (scan.stopped) return 'stop';
-    if (last) return 'length';
-    step = await decoder.step([id], 1, step.cache);
+    const { token, finish } = seq.advance(step.logits.subarray(step.logits.length - decoder.vocabSize));
+    if (token) yield token;
+    if (finish) return finish;
+    step = await decoder.step([token!.id], 1, step.cache);
   }
 }

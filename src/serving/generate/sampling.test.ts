@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { argmax, createRng, logSoftmax, sampleToken } from './sampling.ts';
+import { argmax, createRng, logProbOf, logSoftmax, sampleToken } from './sampling.ts';
 
 describe('sampling', () => {
   const logits = Float32Array.from([1, 3, 2, 0.5, 2.9]);
@@ -44,5 +44,14 @@ describe('sampling', () => {
     };
     expect(draw(5)).toEqual(draw(5));
     expect(draw(5)).not.toEqual(draw(6));
+  });
+});
+
+describe('logProbOf', () => {
+  it('equals the log-softmax entry exactly', () => {
+    const row = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i * 1.7) * 12);
+    for (const id of [0, 17, 999]) expect(logProbOf(row, id)).toBe(logSoftmax(row)[id]);
+    // closed form on two equal logits: log(1/2)
+    expect(logProbOf([3, 3], 1)).toBeCloseTo(Math.log(0.5), 15);
   });
 });

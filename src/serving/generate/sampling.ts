@@ -43,6 +43,15 @@ export function logSoftmax(row: ArrayLike<number>): Float64Array {
   return out;
 }
 
+/** log softmax of one entry of a logits row: the same float64 arithmetic as `logSoftmax(row)[id]`, without the array. */
+export function logProbOf(row: ArrayLike<number>, id: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i] - max);
+  return row[id] - (max + Math.log(sum));
+}
+
 /**
  * Draws the next token from one logits row.
  * @example sampleToken(logits, { temperature: 0.8, topP: 0.95, topK: 40 }, createRng(42))

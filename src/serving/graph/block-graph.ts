@@ -3,8 +3,8 @@
  * activations as extra outputs), and the Gram product X^T X, so that the large products of calibration
  * run on onnxruntime (and on CUDA where present).
  */
-import type { LayerWeights } from '../../model/types.ts';
-import { addAttention, addAttentionContext, addMlp, addResidualNorm } from './blocks.ts';
+import type { LayerWeights, Matrix } from '../../model/types.ts';
+import { addAttention, addAttentionContext, addMlp, addResidualNorm, transposed } from './blocks.ts';
 import { ElemType, GraphBuilder, type SerializedModel } from './builder.ts';
 
 /** What a block graph needs beyond its weights (head counts come from the weights). */
@@ -69,4 +69,17 @@ export function buildGramGraph(d: number): SerializedModel {
   const gram = g.node('MatMul', [g.node('Transpose', [x], { attrs: { perm: [1, 0] } }), x]);
   g.output(gram, ElemType.FLOAT, [d, d], 'gram');
   return g.serialize('gram.onnx.data');
+}
+
+/**
+ * The model's head on final residuals: input `hidden` [n, D], output `logits` [n, V] = RMSNorm(hidden)
+ * * norm times the LM head (`head` is HF's [V, D] layout).
+ */
+export function buildHeadGraph(norm: Float32Array, head: Matrix, eps: number): SerializedModel {
+  const g = new GraphBuilder('flatgate_head');
+  const D = head.cols;
+  const x = g.input('hidden', ElemType.FLOAT, ['n', D]);
+  const [normed] = addResidualNorm(g, x, null, g.weight('norm', [D], norm), eps);
+  g.output(g.node('MatMul', [normed, g.weight('lm_head', [D, head.rows], transposed(head))]), ElemType.FLOAT, ['n', head.rows], 'logits');
+  return g.serialize('head.onnx.data');
 }

@@ -98,8 +98,9 @@ export function addAttention(
   const H = layer.q.rows / dh;
   const Hkv = layer.k.rows / dh;
   const D = layer.q.cols;
-  const qkv = fusedTransposed([layer.q, layer.k, layer.v]);
-  let qkvOut = g.node('MatMul', [h, g.weight(`${prefix}.self_attn.qkv_proj.weight`, [D, qkv.cols], qkv.data)]);
+  const qkv = { cols: layer.q.rows + layer.k.rows + layer.v.rows };
+  const qkvData = () => fusedTransposed([layer.q, layer.k, layer.v]).data;
+  let qkvOut = g.node('MatMul', [h, g.weight(`${prefix}.self_attn.qkv_proj.weight`, [D, qkv.cols], qkvData)]);
   if (layer.qBias && layer.kBias && layer.vBias) {
     const bias = new Float32Array(qkv.cols);
     bias.set(layer.qBias, 0);
@@ -121,7 +122,7 @@ export function addAttention(
     attrs: { num_heads: H, kv_num_heads: Hkv, ...(ctx.slidingWindow ? { local_window_size: ctx.slidingWindow } : {}) },
     domain: 'com.microsoft',
   });
-  const out = g.node('MatMul', [heads, g.weight(`${prefix}.self_attn.o_proj.weight`, [H * dh, D], transposed(layer.o))]);
+  const out = g.node('MatMul', [heads, g.weight(`${prefix}.self_attn.o_proj.weight`, [H * dh, D], () => transposed(layer.o))]);
   return { heads, out };
 }
 
@@ -129,11 +130,10 @@ export function addAttention(
 export function addMlp(g: GraphBuilder, prefix: string, layer: LayerWeights, h: string): { activations: string; out: string } {
   const I = layer.gate.rows;
   const D = layer.gate.cols;
-  const gu = fusedTransposed([layer.gate, layer.up]);
-  const guOut = g.node('MatMul', [h, g.weight(`${prefix}.mlp.gate_up_proj.weight`, [D, 2 * I], gu.data)]);
+  const guOut = g.node('MatMul', [h, g.weight(`${prefix}.mlp.gate_up_proj.weight`, [D, 2 * I], () => fusedTransposed([layer.gate, layer.up]).data)]);
   const [gate, up] = g.nodeMulti('Split', [guOut, g.int64(`${prefix}.split_gu`, [I, I])], 2, { attrs: { axis: -1 } });
   const activations = g.node('Mul', [g.node('Mul', [gate, g.node('Sigmoid', [gate])]), up]);
-  const out = g.node('MatMul', [activations, g.weight(`${prefix}.mlp.down_proj.weight`, [I, D], transposed(layer.down))]);
+  const out = g.node('MatMul', [activations, g.weight(`${prefix}.mlp.down_proj.weight`, [I, D], () => transposed(layer.down))]);
   return { activations, out };
 }
 

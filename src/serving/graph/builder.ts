@@ -24,10 +24,26 @@ const EXTERNAL_ALIGN = 64;
 /** The serialized model: `model` (protobuf bytes) and `data` (the external weights file). */
 export interface SerializedModel {
   model: Uint8Array;
-  data: Buffer;
+  /** The external weights file, concatenated on first access (prefer `chunks` for large models). */
+  readonly data: Buffer;
   /** File name that `model` expects beside it for `data`. */
   dataFile: string;
+  /** Size of `data` in bytes. */
+  dataBytes: number;
+  /**
+   * The pieces of `data` at their offsets (gaps are zero padding): write them one at a time, without
+   * concatenating; `read` computes a lazily given weight (e.g. a transpose) each time it is called.
+   */
+  chunks: { offset: number; byteLength: number; read(): Uint8Array }[];
+  /**
+   * The same graph with each external weight in its own in-memory "file", for an engine session: no
+   * copy of the weights is made to serialize them (lazy weights are computed on access).
+   */
+  readonly session: { model: Uint8Array; externalData: { path: string; data: Uint8Array }[] };
 }
+
+/** Weight values, or a function computing them when the graph is written (so they need not all be held at once). */
+export type WeightData = Float32Array | (() => Float32Array);
 
 /**
  * Builds one ONNX graph.
@@ -41,7 +57,7 @@ export class GraphBuilder {
   private readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
   private readonly inputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
   private readonly outputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
-  private readonly initializers: { name: string; dims: number[]; type: ElemTypeValue; bytes: Uint8Array }[] = [];
+  private readonly initializers: { name: string; dims: number[]; type: ElemTypeValue; byteLength: number; read: () => Uint8Array }[] = [];
   private readonly used = new Set<string>();
   private counter = 0;
 
@@ -69,19 +85,24 @@ export class GraphBuilder {
     return as;
   }
 
-  /** Adds a float32 initializer. */
-  weight(name: string, dims: number[], data: Float32Array): string {
+  /** Adds a float32 initializer; `data` may be a function that computes it when the graph is written. */
+  weight(name: string, dims: number[], data: WeightData): string {
     const n = this.fresh(name);
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    this.initializers.push({ name: n, dims, type: ElemType.FLOAT, bytes });
+    const byteLength = 4 * dims.reduce((a, b) => a * b, 1);
+    const bytesOf = (d: Float32Array) => {
+      if (d.byteLength !== byteLength) throw new RangeError(`weight ${n} has ${d.length} values, expected ${dims.join('x')}`);
+      return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    };
+    const read = typeof data === 'function' ? () => bytesOf(data()) : ((bytes) => () => bytes)(bytesOf(data));
+    this.initializers.push({ name: n, dims, type: ElemType.FLOAT, byteLength, read });
     return n;
   }
 
   /** Adds an int64 constant initializer. */
   int64(name: string, values: number[], dims: number[] = [values.length]): string {
     const n = this.fresh(name);
-    const arr = BigInt64Array.from(values.map((v) => BigInt(v)));
-    this.initializers.push({ name: n, dims, type: ElemType.INT64, bytes: new Uint8Array(arr.buffer) });
+    const bytes = new Uint8Array(BigInt64Array.from(values.map((v) => BigInt(v))).buffer);
+    this.initializers.push({ name: n, dims, type: ElemType.INT64, byteLength: bytes.byteLength, read: () => bytes });
     return n;
   }
 
@@ -118,44 +139,66 @@ export class GraphBuilder {
 
   /** Serializes the graph; large initializers go to `dataFile`, aligned. */
   serialize(dataFile: string, opsets: Record<string, number> = { '': 17, 'com.microsoft': 1 }): SerializedModel {
-    let size = 0;
-    for (const t of this.initializers) {
-      if (t.bytes.byteLength >= EXTERNAL_MIN_BYTES) size = align(size) + t.bytes.byteLength;
-    }
-    const data = Buffer.alloc(size);
+    const chunks: SerializedModel['chunks'] = [];
+    const inMemoryFiles: { path: string; read: () => Uint8Array }[] = [];
     let offset = 0;
-    const initializer = this.initializers.map((t) => {
-      const base = { name: t.name, dims: t.dims, dataType: t.type };
-      if (t.bytes.byteLength < EXTERNAL_MIN_BYTES) return onnx.TensorProto.create({ ...base, rawData: t.bytes.slice() });
-      offset = align(offset);
-      data.set(t.bytes, offset);
-      const entry = onnx.TensorProto.create({
-        ...base,
+    const external = (t: (typeof this.initializers)[number], location: string, at: number) =>
+      onnx.TensorProto.create({
+        name: t.name,
+        dims: t.dims,
+        dataType: t.type,
         dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
         externalData: [
-          { key: 'location', value: dataFile },
-          { key: 'offset', value: String(offset) },
-          { key: 'length', value: String(t.bytes.byteLength) },
+          { key: 'location', value: location },
+          { key: 'offset', value: String(at) },
+          { key: 'length', value: String(t.byteLength) },
         ],
       });
-      offset += t.bytes.byteLength;
-      return entry;
-    });
-    const graph = onnx.GraphProto.create({
-      name: this.name,
-      node: this.nodes,
-      input: this.inputs,
-      output: this.outputs,
-      initializer,
-    });
-    const model = onnx.ModelProto.create({
-      irVersion: 8,
-      producerName: 'flatgate',
-      producerVersion: '0.1.0',
-      graph,
-      opsetImport: Object.entries(opsets).map(([domain, version]) => ({ domain, version })),
-    });
-    return { model: onnx.ModelProto.encode(model).finish(), data, dataFile };
+    const inFile: InstanceType<typeof onnx.TensorProto>[] = [];
+    const inMemory: InstanceType<typeof onnx.TensorProto>[] = [];
+    for (const t of this.initializers) {
+      if (t.byteLength < EXTERNAL_MIN_BYTES) {
+        const inline = onnx.TensorProto.create({ name: t.name, dims: t.dims, dataType: t.type, rawData: t.read().slice() });
+        inFile.push(inline);
+        inMemory.push(inline);
+        continue;
+      }
+      offset = align(offset);
+      chunks.push({ offset, byteLength: t.byteLength, read: t.read });
+      inFile.push(external(t, dataFile, offset));
+      const path = `${dataFile}.${inMemoryFiles.length}`;
+      inMemoryFiles.push({ path, read: t.read });
+      inMemory.push(external(t, path, 0));
+      offset += t.byteLength;
+    }
+    const encode = (initializer: InstanceType<typeof onnx.TensorProto>[]) =>
+      onnx.ModelProto.encode(
+        onnx.ModelProto.create({
+          irVersion: 8,
+          producerName: 'flatgate',
+          producerVersion: '0.1.0',
+          graph: onnx.GraphProto.create({ name: this.name, node: this.nodes, input: this.inputs, output: this.outputs, initializer }),
+          opsetImport: Object.entries(opsets).map(([domain, version]) => ({ domain, version })),
+        }),
+      ).finish();
+    const dataBytes = offset;
+    let data: Buffer | null = null;
+    return {
+      model: encode(inFile),
+      get data() {
+        if (!data) {
+          data = Buffer.alloc(dataBytes);
+          for (const c of chunks) data.set(c.read(), c.offset);
+        }
+        return data;
+      },
+      dataFile,
+      dataBytes,
+      chunks,
+      get session() {
+        return { model: encode(inMemory), externalData: inMemoryFiles.map((f) => ({ path: f.path, data: f.read() })) };
+      },
+    };
   }
 }
 

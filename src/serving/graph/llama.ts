@@ -71,7 +71,7 @@ export function buildDecoderGraph(model: LlamaModel, opts: DecoderGraphOptions =
     const start = g.node('Neg', [keep]);
     normed = g.node('Slice', [normed, start, g.int64('int64_max', [Number.MAX_SAFE_INTEGER]), g.int64('axis_seq', [1])]);
   }
-  const logits = g.node('MatMul', [normed, g.weight('lm_head.weight', [D, V], transposed(model.lmHead ?? model.embed))]);
+  const logits = g.node('MatMul', [normed, g.weight('lm_head.weight', [D, V], () => transposed(model.lmHead ?? model.embed))]);
   g.output(logits, ElemType.FLOAT, ['batch_size', keep ? 'logits_length' : 'sequence_length', V], 'logits');
   const presentDims = ['batch_size', Hkv, 'total_sequence_length', dh];
   for (let l = 0; l < L; l++) {

@@ -17,6 +17,11 @@ export type ProviderPreference = 'auto' | 'cuda' | 'cpu';
 export interface SessionOptions {
   /** Intra-op threads (default: all cores). */
   threads?: number;
+  /**
+   * Let idle intra-op threads spin before sleeping (onnxruntime's `session.intra_op.allow_spinning`).
+   * Off by default: a spinning idle session steals cores from the variant or worker that is busy.
+   */
+  spinning?: boolean;
   provider?: ProviderPreference;
 }
 
@@ -59,5 +64,28 @@ export interface DecoderSession {
    * continue with the one returned.
    */
   step(ids: readonly number[], batch: number, cache: KvCache | null, logitsToKeep?: number, capacity?: number): Promise<DecoderStep>;
+  /** A batch of at most `maxRows` sequences decoded together (continuous batching), where supported. */
+  openBatch?(maxRows: number): DecoderBatch;
   release(): Promise<void>;
+}
+
+/**
+ * Sequences decoded together: one engine run per step for all rows, each row at its own position in its
+ * own KV cache row. Rows join (prefilled alone) and leave between steps. Calls must not overlap.
+ */
+export interface DecoderBatch {
+  /** Rows in the batch now. */
+  readonly rows: number;
+  readonly maxRows: number;
+  /** Bytes held by the KV cache now. */
+  readonly kvBytes: number;
+  /**
+   * Prefills `ids` as a new last row with room for `capacity` positions in all; returns the logits of
+   * its last position [vocab].
+   */
+  join(ids: readonly number[], capacity: number): Promise<Float32Array>;
+  /** Feeds `ids[r]` to row r for every row; returns logits [rows, vocab]. */
+  step(ids: readonly number[]): Promise<Float32Array>;
+  /** Removes row r; the last row moves into its place. The cache is freed when no row is left. */
+  leave(r: number): void;
 }

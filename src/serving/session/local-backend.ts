@@ -13,6 +13,7 @@ import type { LlamaModel } from '../../model/types.ts';
 import type { SerializedModel } from '../graph/builder.ts';
 import { buildDecoderGraph } from '../graph/llama.ts';
 import type { DecoderSession, DecoderStep, GraphSession, HostTensor, KvCache, SessionOptions } from './backend.ts';
+import { openDecoderBatch, type OrtKvCache } from './decoder-batch.ts';
 
 type Provider = 'cuda' | 'cpu';
 
@@ -27,23 +28,25 @@ export function cudaProviderInstalled(): boolean {
 
 /** Creates an onnxruntime session, trying CUDA first unless the CPU was asked for. */
 async function createOrtSession(graph: SerializedModel, opts: SessionOptions): Promise<{ session: ort.InferenceSession; provider: Provider }> {
+  const { model, externalData } = graph.session;
   const base: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: opts.threads ?? cpus().length,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: opts.spinning ? '1' : '0' } } },
     logSeverityLevel: 3,
-    ...(graph.data.length ? { externalData: [{ path: graph.dataFile, data: graph.data }] } : {}),
+    ...(externalData.length ? { externalData } : {}),
   };
   const pref = opts.provider ?? 'auto';
   if (pref === 'cuda' || (pref === 'auto' && cudaProviderInstalled())) {
     try {
-      const session = await ort.InferenceSession.create(graph.model, { ...base, executionProviders: ['cuda', 'cpu'] });
+      const session = await ort.InferenceSession.create(model, { ...base, executionProviders: ['cuda', 'cpu'] });
       return { session, provider: 'cuda' };
     } catch (err) {
       if (pref === 'cuda') throw new InvalidRequest(`The CUDA execution provider is not available here: ${(err as Error).message}`);
     }
   }
-  const session = await ort.InferenceSession.create(graph.model, { ...base, executionProviders: ['cpu'] });
+  const session = await ort.InferenceSession.create(model, { ...base, executionProviders: ['cpu'] });
   return { session, provider: 'cpu' };
 }
 
@@ -81,18 +84,12 @@ export async function createGraphSession(graph: SerializedModel, opts: SessionOp
   };
 }
 
-/**
- * The KV cache: one key and one value buffer per layer, [batch, kvHeads, capacity, headDim]. Each step
- * passes the same buffer as past input and as present output, so GroupQueryAttention appends the new
- * positions in place (shared-buffer mode) instead of copying the whole cache out and back every token.
- * A cache is consumed by the step it is passed to: use the cache that step returns.
+/*
+ * The KV cache (OrtKvCache): one key and one value buffer per layer, [batch, kvHeads, capacity, headDim].
+ * Each step passes the same buffer as past input and as present output, so GroupQueryAttention appends
+ * the new positions in place (shared-buffer mode) instead of copying the whole cache out and back every
+ * token. A cache is consumed by the step it is passed to: use the cache that step returns.
  */
-interface OrtKvCache extends KvCache {
-  capacity: number;
-  keys: Float32Array[];
-  values: Float32Array[];
-  consumed: boolean;
-}
 
 /**
  * A decoder session for `model`, built from our exported graph (with `num_logits_to_keep`).
@@ -185,6 +182,22 @@ export async function createDecoderSession(
     maxPositions: cfg.maxPositions,
     numLayers: L,
     step,
+    openBatch: (maxRows) =>
+      openDecoderBatch(
+        {
+          session,
+          layers: L,
+          kvHeads: cfg.numKvHeads,
+          headDim: cfg.headDim,
+          vocabSize: cfg.vocabSize,
+          maxPositions: cfg.maxPositions,
+          prefill: async (ids) => {
+            const r = await step(ids, 1, null, 1, ids.length);
+            return { logits: r.logits, cache: r.cache as OrtKvCache };
+          },
+        },
+        maxRows,
+      ),
     release: () => session.release(),
   };
 }
