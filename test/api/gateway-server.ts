@@ -50,6 +50,11 @@ export async function startGateway(opts: ModelPoolOptions = {}, extra: { auth?: 
     metrics,
     router,
     original,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    // a browser keeps its connections open: end them, or close() waits for them (minutes)
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        (server as import('node:http').Server).closeAllConnections();
+      }),
   };
 }
