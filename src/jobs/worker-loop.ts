@@ -93,6 +93,9 @@ async function runClaimed(gw: GatewayClient, opts: WorkerOptions, job: ClaimedJo
       },
     });
     clearInterval(timer);
+    // the variants are in the bucket now: the scratch goes before the job is reported done, so a job seen
+    // done has left nothing on this machine
+    await rm(workDir, { recursive: true, force: true });
     // completing is idempotent under the lease: retry a passing network fault rather than redo the job
     for (let attempt = 1; ; attempt++) {
       try {
