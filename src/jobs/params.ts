@@ -10,8 +10,8 @@ import { TASK_NAMES } from '../compression/eval/task-types.ts';
 
 /**
  * Items per task in the default evaluation: evaluating a variant of the 124.7M LLaMA shape (six tasks,
- * perplexity, agreement) then takes an estimated 1.3-1.8 minutes on 2 quiet cores (bench/eval.ts, measured
- * under load and scaled; see bench/README.md). The binomial standard error
+ * perplexity, agreement) then takes about 1.3 minutes on 2 quiet cores (bench/eval.ts, measured; see
+ * bench/README.md). The binomial standard error
  * sqrt(p(1-p)/n) of each accuracy is at most 0.5/sqrt(50) = 7.1 points (6.1 at p = 0.25, chance on ARC):
  * enough to see a collapse, not a one-point difference; raise `task_limit` (up to the 500 bundled items,
  * or more from full datasets in FLATGATE_TASK_DATA_DIR) for that.
