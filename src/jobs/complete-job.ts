@@ -13,17 +13,10 @@ import { jobs, models, variants, type VariantEvaluation } from '../db/schema.ts'
 import { variantPrefix } from '../storage/layout.ts';
 import { servedId } from './published-variant.ts';
 import { JobGone, LeaseLost } from './queue.ts';
+import type { VariantResult } from './run-job.ts';
 
-/** A variant a worker reports with its completion. */
-export interface ReportedVariant {
-  name: string;
-  method: string;
-  layers: number;
-  params: number;
-  bytes: number;
-  evaluation: VariantEvaluation;
-  report: Record<string, unknown> | null;
-}
+/** A variant a worker reports with its completion: what its job produced. */
+export type ReportedVariant = VariantResult;
 
 /**
  * Completes job `jobId` under `lease` with its variants. Throws LeaseLost (409) when another worker holds

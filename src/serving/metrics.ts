@@ -5,26 +5,12 @@
  * under our own prefix.
  */
 
-import { renderPrometheus, Series, type VariantLoad } from './prometheus.ts';
+import { renderPrometheus, Series, type ObservedRequest, type VariantLoad } from './prometheus.ts';
 
-/** One finished request. Times in seconds. */
-export interface RequestSample {
-  /** The original model's id (the family). */
-  model: string;
-  /** The served variant's id. */
-  variant: string;
+/** One finished request (times in seconds): what the Prometheus series observe, plus when and how it ended. */
+export interface RequestSample extends ObservedRequest {
   /** Unix milliseconds at the end of the request. */
   at: number;
-  queue: number;
-  /** null when no token was generated (scoring only). */
-  ttft: number | null;
-  /** Gaps between consecutive generated tokens. */
-  itl: number[];
-  e2e: number;
-  promptTokens: number;
-  completionTokens: number;
-  /** stop, length or abort (vLLM's finished_reason). */
-  finishReason?: string;
   /** `scoring`: max_tokens 0 (prompt only, what lm-evaluation-harness sends); default `generation`. */
   kind?: 'generation' | 'scoring';
   /** How the request ended: finished, failed, or stopped by the client (default `ok`). */

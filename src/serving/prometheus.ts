@@ -8,10 +8,14 @@
 
 /** One finished request, as the series need it. Times in seconds. */
 export interface ObservedRequest {
+  /** The original model's id (the family). */
   model: string;
+  /** The served variant's id. */
   variant: string;
   queue: number;
+  /** null when no token was generated (scoring only). */
   ttft: number | null;
+  /** Gaps between consecutive generated tokens. */
   itl: number[];
   e2e: number;
   promptTokens: number;
