@@ -2,8 +2,9 @@
  * Acceptance (issue 9): three gateway processes on one database file and one S3 server answer alike.
  * An upload through A is served by B and C (both variants); an A/B route set through B is applied by A
  * and C with the same sticky arm per user; all three restart and still serve the variants and the
- * route; a delete through C makes A and B answer 404 and leaves no object under the model's prefix and
- * no cache folder.
+ * route; traffic through A and B shows in C's comparison with the right counts, also after the restart;
+ * a delete through C makes A and B answer 404 and leaves no object under the model's prefix and no cache
+ * folder.
  */
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,10 +23,13 @@ const gateways: Record<'A' | 'B' | 'C', GatewayProcess | null> = { A: null, B: n
 const dataDir = (name: string) => join(dir, `data-${name}`);
 const gw = (name: 'A' | 'B' | 'C') => gateways[name]!;
 
+/** Summaries reach the database within a fifth of a second (default 10 s), so the test need not wait. */
+const FAST_FLUSH = { FLATGATE_SUMMARY_FLUSH_MS: '200' };
+
 /** A runs the one embedded compression worker; B and C only serve. */
 async function startAll(): Promise<void> {
-  gateways.A = await startGatewayProcess('A', dataDir('A'), shared, { FLATGATE_EMBEDDED_WORKER: 'true' });
-  [gateways.B, gateways.C] = await Promise.all([startGatewayProcess('B', dataDir('B'), shared), startGatewayProcess('C', dataDir('C'), shared)]);
+  gateways.A = await startGatewayProcess('A', dataDir('A'), shared, { FLATGATE_EMBEDDED_WORKER: 'true', ...FAST_FLUSH });
+  [gateways.B, gateways.C] = await Promise.all([startGatewayProcess('B', dataDir('B'), shared, FAST_FLUSH), startGatewayProcess('C', dataDir('C'), shared, FAST_FLUSH)]);
 }
 
 beforeAll(async () => {
@@ -119,9 +123,38 @@ it('a route set through B is applied by A and C within seconds, with the same ar
   expect(await assignments(gw('C'))).toEqual(sticky);
 });
 
-it('after all three restart, the variants and the route are still served, with the same assignments', async () => {
+/** Requests per variant in `g`'s comparison (every gateway's traffic over the last hour). */
+async function comparedCounts(g: GatewayProcess): Promise<Record<string, number>> {
+  const c = (await (await fetch(`${g.url}/v1/models/shared-tiny/comparison?window=3600`)).json()) as { variants: { id: string; latency: { requests: number } }[] };
+  return Object.fromEntries(c.variants.map((v) => [v.id, v.latency.requests]));
+}
+
+let counted: Record<string, number> = {};
+
+it("traffic through A and B shows in C's comparison with the right counts", async () => {
+  const settled = async () => {
+    const a = await comparedCounts(gw('C'));
+    await new Promise((r) => setTimeout(r, 600));
+    const b = await comparedCounts(gw('C'));
+    return JSON.stringify(a) === JSON.stringify(b) ? b : undefined;
+  };
+  const before = await eventually(settled, 10_000, 'the earlier traffic reaching the database');
+  for (let i = 0; i < 5; i++) expect((await complete(gw('A'), 'shared-tiny:shortgpt-20')).status).toBe(200);
+  for (let i = 0; i < 3; i++) expect((await complete(gw('B'), 'shared-tiny:original')).status).toBe(200);
+  const want = { 'shared-tiny': before['shared-tiny'] + 3, 'shared-tiny:shortgpt-20': before['shared-tiny:shortgpt-20'] + 5 };
+  counted = await eventually(async () => {
+    const now = await comparedCounts(gw('C'));
+    return JSON.stringify(now) === JSON.stringify(want) ? now : undefined;
+  }, 10_000, "A's and B's traffic in C's comparison");
+  // every gateway answers the same comparison
+  expect(await comparedCounts(gw('A'))).toEqual(counted);
+  expect(await comparedCounts(gw('B'))).toEqual(counted);
+});
+
+it('after all three restart, the comparison, the variants and the route are still there, with the same assignments', async () => {
   await Promise.all(Object.values(gateways).map((g) => g!.stop()));
   await startAll();
+  for (const name of ['A', 'B', 'C'] as const) expect(await comparedCounts(gw(name))).toEqual(counted);
   for (const name of ['A', 'B', 'C'] as const) {
     expect(await listed(gw(name))).toEqual(['shared-tiny', 'shared-tiny:shortgpt-20']);
     expect(await assignments(gw(name))).toEqual(sticky);
