@@ -226,6 +226,15 @@ describe('the Worker under wrangler dev', () => {
     expect((await call('/v1/models/direct/comparison')).status).toBe(401);
   });
 
+  it('answers GET /v1/models/:id for a name, name:variant and name:original with the id as asked', async () => {
+    for (const id of ['direct', 'direct:flat-50', 'direct:original']) {
+      const r = await json(`/v1/models/${id}`, { headers: admin });
+      expect(r.status, id).toBe(200);
+      expect(r.body).toMatchObject({ id, name: 'direct', model_id: expect.stringMatching(/^mdl_/) });
+    }
+    expect((await json('/v1/models/direct:nope', { headers: admin })).status).toBe(404);
+  });
+
   it('deletes a model from D1 (rows in one batch) and R2; the claimed job of another model is untouched', async () => {
     const before = await json('/v1/models/direct', { headers: admin });
     expect(before.status).toBe(200);
