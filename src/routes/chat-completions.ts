@@ -6,7 +6,6 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../app-env.ts';
 import { renderChat } from '../serving/chat-template.ts';
-import { encodePrompt } from '../serving/completion.ts';
 import { runCompletion } from '../serving/inference.ts';
 import { checkPrompts } from './prompts.ts';
 import { chatLogprobs, choiceParams, refuseUnsupported, runChoices, toParams, usageOf, targetOf } from './run-choices.ts';
@@ -37,9 +36,8 @@ export const chatCompletionsRoute = new Hono<AppEnv>().post('/v1/chat/completion
   const base = { id: `chatcmpl-${crypto.randomUUID()}`, created: Math.floor(Date.now() / 1000), model: target.served.id };
   c.header('x-flatgate-variant', target.served.id);
 
+  // checkPrompts above has refused a prompt or max_tokens past the context: a stream opens only for a valid request
   if (req.stream) {
-    // once the stream opens the status is 200: check the prompt and max_tokens against the context first
-    encodePrompt(loaded, params.prompt, params.maxTokens);
     return streamSSE(c, async (sse) => {
       const abort = new AbortController();
       sse.onAbort(() => abort.abort());
