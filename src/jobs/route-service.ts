@@ -9,21 +9,16 @@ import type { Db } from '../db/client.ts';
 import { saveAbRoute } from '../db/queries/ab-routes.ts';
 import { findModelByName } from '../db/queries/models.ts';
 import { deleteRoutePromotion, findRoutePromotion, saveRoutePromotion } from '../db/queries/route-promotions.ts';
-import { InvalidRequest } from '../errors.ts';
 import type { AbRoute, AbRouter, RouteArm } from '../serving/ab-router.ts';
 import type { ModelPool } from '../serving/model-pool.ts';
-import { promote, type Promotion, type PromotionCandidate } from '../serving/promotion.ts';
-import { familyVerdicts, resolveCriteria } from '../serving/verdict.ts';
+import { judge, promote, refuseCollapsedArms, type Promotion, type PromotionCandidate } from '../serving/promotion.ts';
+import { resolveCriteria } from '../serving/verdict.ts';
 
 /** The family of original `id` (served, not pending) with each variant's verdict under the model's criteria. */
 export async function judgedFamily(db: Db | undefined, pool: ModelPool, id: string): Promise<PromotionCandidate[]> {
   const family = pool.family(id).filter((m) => !m.info.pending);
   const row = db ? await findModelByName(db, id) : undefined;
-  const verdicts = familyVerdicts(family.map((m) => ({ method: m.info.method, evaluation: m.info.evaluation })), resolveCriteria(row?.criteria));
-  return family.map((m, i) => {
-    const ppl = m.info.evaluation?.ppl;
-    return { id: m.id, method: m.info.method, params: m.info.params ?? Infinity, ppl: typeof ppl === 'number' ? ppl : null, verdict: verdicts[i] };
-  });
+  return judge(family.map((m) => ({ id: m.id, method: m.info.method, params: m.info.params, evaluation: m.info.evaluation })), resolveCriteria(row?.criteria));
 }
 
 /** Routes `id` to its best acceptable variant (or the original) and records why. */
@@ -41,13 +36,7 @@ export async function autoPromote(db: Db | undefined, pool: ModelPool, router: A
  * @throws InvalidRequest naming the collapsed variant and its verdict's first reason.
  */
 export async function setManualRoute(db: Db | undefined, pool: ModelPool, router: AbRouter, id: string, arms: (RouteArm & { force?: boolean })[], shadowRate: number): Promise<AbRoute> {
-  const judged = await judgedFamily(db, pool, id);
-  for (const arm of arms) {
-    const v = judged.find((j) => j.id === arm.variant);
-    if (v?.verdict?.status === 'collapsed' && arm.weight > 0 && !arm.force) {
-      throw new InvalidRequest(`${arm.variant} is collapsed (${v.verdict.reasons[0]}); name it with "force": true to serve it anyway`, 'arms');
-    }
-  }
+  refuseCollapsedArms(await judgedFamily(db, pool, id), arms);
   const route = await router.set({ model: id, arms: arms.map(({ variant, weight }) => ({ variant, weight })), shadowRate });
   if (db) await deleteRoutePromotion(db, id);
   return route;

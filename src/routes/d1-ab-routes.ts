@@ -13,8 +13,8 @@ import { variantsOfModel } from '../db/queries/variants.ts';
 import { InvalidRequest, ModelNotFound } from '../errors.ts';
 import type { CloudflareAppEnv } from '../platform/cloudflare.ts';
 import { validateRoute } from '../serving/ab-route.ts';
-import { promote } from '../serving/promotion.ts';
-import { familyVerdicts, resolveCriteria } from '../serving/verdict.ts';
+import { judge, promote, refuseCollapsedArms } from '../serving/promotion.ts';
+import { resolveCriteria } from '../serving/verdict.ts';
 import { routeRequest } from './schemas.ts';
 import { parseJson } from './validate.ts';
 
@@ -39,24 +39,12 @@ export const d1AbRoutesRoute = new Hono<CloudflareAppEnv>()
     const body = await parseJson(c, routeRequest);
     // the same verdict rules as a Node gateway's (route-service.ts): auto-promotion, and collapsed arms only when forced
     const ready = (await variantsOfModel(db, model.id)).filter((v) => v.status === 'ready');
-    const verdicts = familyVerdicts(ready, resolveCriteria(model.criteria));
-    let arms = body.arms ?? [];
-    let shadowRate = body.shadow_rate ?? 0;
-    let promotion: ReturnType<typeof promote> | null = null;
-    if (body.auto_promote) {
-      const ppl = (e: unknown) => (typeof (e as { ppl?: unknown } | null)?.ppl === 'number' ? (e as { ppl: number }).ppl : null);
-      promotion = promote(ready.map((v, i) => ({ id: v.id, method: v.method, params: v.params ?? Infinity, ppl: ppl(v.evaluation), verdict: verdicts[i] })), body.shadow_rate ?? undefined);
-      arms = promotion.arms;
-      shadowRate = promotion.shadowRate;
-    }
-    for (const arm of arms) {
-      const i = ready.findIndex((v) => v.id === arm.variant);
-      if (i < 0) throw new InvalidRequest(`${arm.variant} is not a ready variant of ${id}`, 'arms');
-      const verdict = verdicts[i];
-      if (verdict?.status === 'collapsed' && arm.weight > 0 && !('force' in arm && arm.force)) {
-        throw new InvalidRequest(`${arm.variant} is collapsed (${verdict.reasons[0]}); name it with "force": true to serve it anyway`, 'arms');
-      }
-    }
+    const judged = judge(ready, resolveCriteria(model.criteria));
+    const promotion = body.auto_promote ? promote(judged, body.shadow_rate ?? undefined) : null;
+    const arms = promotion?.arms ?? body.arms ?? [];
+    const shadowRate = promotion?.shadowRate ?? body.shadow_rate ?? 0;
+    for (const arm of arms) if (!ready.some((v) => v.id === arm.variant)) throw new InvalidRequest(`${arm.variant} is not a ready variant of ${id}`, 'arms');
+    refuseCollapsedArms(judged, arms);
     const route = validateRoute({ model: id, arms: arms.map(({ variant, weight }) => ({ variant, weight })), shadowRate });
     await saveAbRoute(db, { model: id, arms: route.arms, shadowRate: route.shadowRate });
     if (promotion) await saveRoutePromotion(db, { model: id, chosen: promotion.chosen, reasons: promotion.reasons });

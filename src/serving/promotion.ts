@@ -5,7 +5,8 @@
  * measured; when no variant is acceptable, to the original. Pure: the caller stores the route.
  */
 import type { RouteArm } from './ab-router.ts';
-import type { Verdict, VerdictStatus } from './verdict.ts';
+import { InvalidRequest } from '../errors.ts';
+import { familyVerdicts, type Verdict, type VerdictCriteria, type VerdictStatus } from './verdict.ts';
 
 /** Shadow share kept on the original when a variant is promoted. */
 export const DEFAULT_PROMOTION_SHADOW = 0.05;
@@ -63,4 +64,33 @@ export function promote(family: readonly PromotionCandidate[], shadowRate = DEFA
       ...others,
     ],
   };
+}
+
+/**
+ * A family as promotion sees it: each member with its verdict under `criteria` (null for the original).
+ * @example promote(judge(readyVariants, criteria))
+ */
+export function judge(
+  family: readonly { id: string; method: string; params?: number | null; evaluation?: object | null }[],
+  criteria?: VerdictCriteria,
+): PromotionCandidate[] {
+  const evaluations = family.map((m) => (m.evaluation ?? null) as Record<string, unknown> | null);
+  const verdicts = familyVerdicts(family.map((m, i) => ({ method: m.method, evaluation: evaluations[i] })), criteria);
+  return family.map((m, i) => {
+    const ppl = evaluations[i]?.ppl;
+    return { id: m.id, method: m.method, params: m.params ?? Infinity, ppl: typeof ppl === 'number' ? ppl : null, verdict: verdicts[i] };
+  });
+}
+
+/**
+ * Refuses a route that would serve a collapsed variant, unless its arm says `force: true`.
+ * @throws InvalidRequest naming the collapsed variant and its verdict's first reason.
+ */
+export function refuseCollapsedArms(judged: readonly PromotionCandidate[], arms: readonly (RouteArm & { force?: boolean })[]): void {
+  for (const arm of arms) {
+    const v = judged.find((j) => j.id === arm.variant);
+    if (v?.verdict?.status === 'collapsed' && arm.weight > 0 && !arm.force) {
+      throw new InvalidRequest(`${arm.variant} is collapsed (${v.verdict.reasons[0]}); name it with "force": true to serve it anyway`, 'arms');
+    }
+  }
 }
