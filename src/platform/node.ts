@@ -14,7 +14,7 @@ import { discardPublished } from '../jobs/discard-published.ts';
 import { JobQueue } from '../jobs/queue.ts';
 import { registerVariant } from '../jobs/serve-variants.ts';
 import { ServingState } from '../jobs/serving-state.ts';
-import { sweepLeftovers } from '../jobs/sweep.ts';
+import { sweepLeftovers, type SweepReport } from '../jobs/sweep.ts';
 import { AbRouter } from '../serving/ab-router.ts';
 import type { ModelPool } from '../serving/model-pool.ts';
 import { embeddedCredentials } from '../storage/embedded-credentials.ts';
@@ -31,6 +31,8 @@ export interface NodePlatform extends Platform {
   router: AbRouter;
   /** The database's serving state mirrored into the pool and router (polled). */
   serving: ServingState;
+  /** The start-up sweep, running beside serving (it lists the bucket; a cold start does not wait for it). */
+  swept: Promise<SweepReport | null>;
 }
 
 /**
@@ -102,16 +104,27 @@ export async function createNodePlatform(config: Readonly<Config>, opts: { pool:
       if (route) await router.set({ model, ...route });
       else await router.delete(model);
     },
+    swept: Promise.resolve(null),
     close: async () => {
       serving.stop();
+      await platform.swept;
       await embedded?.close();
       closeDb();
     },
   };
-  const swept = await sweepLeftovers({ db, store, dataDir: config.dataDir, graceMs: config.sweepGraceMs, bucket: config.sweepBucket, log });
-  const n = swept.scratch.length + swept.expiredUploads.length + swept.multipartUploads.length + swept.stagingObjects + swept.orphanModels.length;
-  if (n > 0) log(`flatgate: start-up sweep removed ${JSON.stringify(swept)}`);
   await serving.reload();
   serving.start();
+  // it removes only what no live process or row accounts for, so it can run while this gateway serves
+  platform.swept = sweepLeftovers({ db, store, dataDir: config.dataDir, graceMs: config.sweepGraceMs, bucket: config.sweepBucket, log }).then(
+    (swept) => {
+      const n = swept.scratch.length + swept.expiredUploads.length + swept.multipartUploads.length + swept.stagingObjects + swept.orphanModels.length;
+      if (n > 0) log(`flatgate: start-up sweep removed ${JSON.stringify(swept)}`);
+      return swept;
+    },
+    (err) => {
+      log('flatgate: the start-up sweep failed; the next start retries', err);
+      return null;
+    },
+  );
   return platform;
 }

@@ -66,7 +66,8 @@ it('kill -9 in the middle of an upload: the next start leaves no scratch folder,
   expect((await store.openMultipartUploads('')).length).toBe(1);
 
   gw = await startGatewayProcess('G2', dataDir(), shared, ENV);
-  expect(gw.logs.join('')).toContain('start-up sweep removed');
+  // the sweep runs beside serving (a cold start does not wait for it)
+  await eventually(async () => (gw!.logs.join('').includes('start-up sweep removed') ? true : undefined), 20_000, 'the start-up sweep');
   expect(await readdir(scratchRoot(dataDir()))).toEqual([]);
   expect(await store.openMultipartUploads('')).toEqual([]);
   expect(await store.list('')).toEqual([]);
@@ -149,7 +150,7 @@ it('a presigned upload completed after its expiry is refused (410) and leaves no
   await new Promise((r) => setTimeout(r, 1200));
   await gw!.stop();
   gw = await startGatewayProcess('G4', dataDir(), shared, ENV);
-  expect(gw.logs.join('')).toContain('"expiredUploads":["');
+  await eventually(async () => (gw!.logs.join('').includes('"expiredUploads":["') ? true : undefined), 20_000, 'the start-up sweep');
   expect(await store.openMultipartUploads('')).toEqual([]);
   expect(await store.list('tmp/')).toEqual([]);
 });

@@ -51,6 +51,7 @@ it('a second worker finishes the job of a killed one, and the next start leaves 
   // the next start of the gateway, on the same data directory
   await gw.stop();
   gw = await startTestGateway(ENV, { dataDir: gw.dataDir });
+  await gw.platform.swept; // the start-up sweep runs beside serving
   expect(await readdir(scratchRoot(gw.dataDir))).toEqual([]);
   expect(await gw.platform.store.openMultipartUploads('')).toEqual([]);
   expect(await gw.platform.store.list('tmp/')).toEqual([]);
