@@ -11,6 +11,7 @@ import { flattenGroup } from './flatten/flatten-group.ts';
 import { groupScores } from './flatten/head-scores.ts';
 import { planFlatten, type FlattenPlan, type PlanOptions } from './flatten/plan.ts';
 import { pruneHeads } from './flatten/prune.ts';
+import { DenseLinearAlgebra } from './math/dense.ts';
 import { topK } from './math/topk.ts';
 import { selectChannels, type ChannelScoring } from './mlp-selection.ts';
 import type { ProgressListener } from './progress.ts';
@@ -103,6 +104,7 @@ export async function flattenGpt(model: LlamaModel, calib: CalibrationSet, opts:
   const chKeep = opts.keepChannels ?? cfg.intermediateSize;
   const groupSize = cfg.numHeads / cfg.numKvHeads;
   const frontier = new ActivationFrontier(model, calib, { ...opts, cache: opts.cacheActivations });
+  const la = await DenseLinearAlgebra.open({ threads: opts.threads, provider: opts.provider });
   const layers: LayerWeights[] = [];
   const groups: GroupDetail[] = [];
   let lastMerged = -1;
@@ -135,12 +137,13 @@ export async function flattenGpt(model: LlamaModel, calib: CalibrationSet, opts:
         layer = pruneHeads(wide, cfg.headDim, gScores.length, groupSize, keptKvGroups);
         detail.heads = { scores: [...stats.scores], groupScores: [...gScores], keptKvGroups };
         if (stats.C) {
-          const refit = refitO(wide, layer, stats.C, keptHeadDims(keptKvGroups, groupSize, cfg.headDim), opts.rho ?? DEFAULT_RHO);
+          const refit = await refitO(wide, layer, stats.C, keptHeadDims(keptKvGroups, groupSize, cfg.headDim), opts.rho ?? DEFAULT_RHO, la);
           layer = refit.layer;
           detail.heads.oLambda = refit.lambda;
         }
         const { C } = await collectMlpGram(frontier, model, layer, { ...opts, onBatch: onBatch('mlp statistics') });
-        const sel = selectChannels(C, layer, chKeep, {
+        const sel = await selectChannels(C, layer, chKeep, {
+          la,
           rho: opts.rho ?? DEFAULT_RHO,
           scoring: opts.scoring ?? 'leverage',
           compensate: opts.compensate ?? true,
@@ -156,6 +159,7 @@ export async function flattenGpt(model: LlamaModel, calib: CalibrationSet, opts:
     }
   } finally {
     await frontier.release();
+    await la.release();
   }
   const out: LlamaModel = { ...model, layers, config: { ...cfg, numLayers: layers.length } };
   const ref = layerShape(model.layers[0]).join();

@@ -5,6 +5,7 @@
  */
 import type { LayerWeights } from '../model/types.ts';
 import { downByChannel, pruneMlp } from './flatten/prune.ts';
+import type { DenseLinearAlgebra } from './math/dense.ts';
 import { ridgeCompensation } from './math/ridge-compensation.ts';
 import { ridgeLeverage } from './math/ridge-leverage.ts';
 import { complementOf, topK } from './math/topk.ts';
@@ -19,6 +20,8 @@ export interface ChannelSelectionOptions {
   scoring: ChannelScoring;
   /** Refit down_proj on the kept channels (default true). */
   compensate: boolean;
+  /** Blocked kernels on the engine for the large factorisations (absent: plain loops). */
+  la?: DenseLinearAlgebra;
 }
 
 /** The selection and the pruned block. */
@@ -45,14 +48,14 @@ export function magnitudeScores(C: Float64Array, layer: LayerWeights): Float64Ar
  * Scores the channels of `layer` from its Gram matrix `C` (I x I, float64), keeps the best `k` and
  * prunes the block, refitting down_proj when asked:
  * Wd' = Wd[K,:] + (C_KK + lambda I)^-1 C_KR Wd[R,:].
- * @example selectChannels(C, headPruned, 352, { rho: 1e-2, scoring: 'leverage', compensate: true })
+ * @example await selectChannels(C, headPruned, 352, { rho: 1e-2, scoring: 'leverage', compensate: true })
  */
-export function selectChannels(C: Float64Array, layer: LayerWeights, k: number, opts: ChannelSelectionOptions): ChannelSelection {
+export async function selectChannels(C: Float64Array, layer: LayerWeights, k: number, opts: ChannelSelectionOptions): Promise<ChannelSelection> {
   const I = layer.gate.rows;
   const D = layer.down.rows;
-  const lev = ridgeLeverage(C, I, opts.rho);
+  const lev = await ridgeLeverage(C, I, opts.rho, opts.la);
   const scores = opts.scoring === 'leverage' ? lev.scores : magnitudeScores(C, layer);
   const keep = topK(scores, k);
-  const newDown = opts.compensate ? ridgeCompensation(C, I, keep, complementOf(keep, I), lev.lambda, downByChannel(layer), D) : undefined;
+  const newDown = opts.compensate ? await ridgeCompensation(C, I, keep, complementOf(keep, I), lev.lambda, downByChannel(layer), D, opts.la) : undefined;
   return { keep, scores, lambda: lev.lambda, layer: pruneMlp(layer, keep, newDown) };
 }

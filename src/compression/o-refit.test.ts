@@ -25,17 +25,17 @@ describe('o_proj refit', () => {
     for (let o = 0; o < D; o++) dims.forEach((c, r) => expect(pruned.o.data[o * dims.length + r]).toBe(wide.o.data[o * d + c]));
   });
 
-  it('keeping every head leaves o_proj as it was', () => {
+  it('keeping every head leaves o_proj as it was', async () => {
     const all = [0, 1, 2, 3];
-    const { layer } = refitO(wide, pruneHeads(wide, 4, 4, 2, all), C, keptHeadDims(all, 2, 4), 1e-2);
+    const { layer } = await refitO(wide, pruneHeads(wide, 4, 4, 2, all), C, keptHeadDims(all, 2, 4), 1e-2);
     layer.o.data.forEach((x, i) => expect(x).toBeCloseTo(wide.o.data[i], 6));
   });
 
-  it('is the ridge least-squares solution of Z Wo ~ Z_K W (normal equations solved independently)', () => {
+  it('is the ridge least-squares solution of Z Wo ~ Z_K W (normal equations solved independently)', async () => {
     const kept = [1, 3];
     const keep = keptHeadDims(kept, 2, 4);
     const rho = 0.05;
-    const { layer, lambda } = refitO(wide, pruneHeads(wide, 4, 4, 2, kept), C, keep, rho);
+    const { layer, lambda } = await refitO(wide, pruneHeads(wide, 4, 4, 2, kept), C, keep, rho);
     let trace = 0;
     for (let i = 0; i < d; i++) trace += C[i * d + i];
     expect(lambda).toBeCloseTo((rho * trace) / d, 10);

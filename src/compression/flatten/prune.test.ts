@@ -82,7 +82,7 @@ describe('pruneMlp', () => {
 });
 
 describe('flatten + prune end to end (kernels composed as the pipeline will)', () => {
-  it('brings a flattened pair back to the original shapes; compensation beats plain top-k', () => {
+  it('brings a flattened pair back to the original shapes; compensation beats plain top-k', async () => {
     const cfg = testConfig();
     const r = createRng(70);
     const members = [randomLayer(cfg, r), randomLayer(cfg, r)];
@@ -100,9 +100,9 @@ describe('flatten + prune end to end (kernels composed as the pipeline will)', (
     const psi = mlpActivations64(attnPruned, V);
     const C = new Float64Array(intermediate * intermediate);
     accumulateGram(C, Float64Array.from(psi.flatMap((p) => Array.from(p))), psi.length, intermediate);
-    const { scores, lambda } = ridgeLeverage(C, intermediate, 0.01);
+    const { scores, lambda } = await ridgeLeverage(C, intermediate, 0.01);
     const keep = topK(scores, cfg.intermediateSize);
-    const comp = ridgeCompensation(C, intermediate, keep, complementOf(keep, intermediate), lambda, downByChannel(attnPruned), cfg.hiddenSize);
+    const comp = await ridgeCompensation(C, intermediate, keep, complementOf(keep, intermediate), lambda, downByChannel(attnPruned), cfg.hiddenSize);
     const final = pruneMlp(attnPruned, keep, comp);
     const plain = pruneMlp(attnPruned, keep);
 

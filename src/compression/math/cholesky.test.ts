@@ -1,41 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { FlatgateError } from '../../errors.ts';
 import { createRng } from '../../serving/generate/sampling.ts';
+import { inverse, randomSpd } from '../../../test/fixtures/matrices.ts';
 import { cholesky, choleskyInverseDiagonal, choleskySolve, NotPositiveDefinite } from './cholesky.ts';
-
-/** A = G G^T + shift I for a random n x n G. */
-function randomSpd(n: number, seed: number, shift = 0.1): Float64Array {
-  const rand = createRng(seed);
-  const G = Float64Array.from({ length: n * n }, () => rand() - 0.5);
-  const A = new Float64Array(n * n);
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j < n; j++) {
-      let s = i === j ? shift : 0;
-      for (let k = 0; k < n; k++) s += G[i * n + k] * G[j * n + k];
-      A[i * n + j] = s;
-    }
-  return A;
-}
-
-/** Gauss-Jordan inverse with partial pivoting, as an independent reference. */
-function inverse(A: Float64Array, n: number): Float64Array {
-  const M = Float64Array.from(A);
-  const I = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) I[i * n + i] = 1;
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(M[r * n + c]) > Math.abs(M[p * n + c])) p = r;
-    for (const X of [M, I]) for (let k = 0; k < n; k++) [X[c * n + k], X[p * n + k]] = [X[p * n + k], X[c * n + k]];
-    const inv = 1 / M[c * n + c];
-    for (const X of [M, I]) for (let k = 0; k < n; k++) X[c * n + k] *= inv;
-    for (let r = 0; r < n; r++) {
-      if (r === c) continue;
-      const f = M[r * n + c];
-      for (const X of [M, I]) for (let k = 0; k < n; k++) X[r * n + k] -= f * X[c * n + k];
-    }
-  }
-  return I;
-}
 
 describe('cholesky', () => {
   it('matches a hand-computed factor', () => {

@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createRng } from '../../serving/generate/sampling.ts';
 import { solve64 } from '../../../test/reference/solve64.ts';
+import { DenseLinearAlgebra } from './dense.ts';
 import { accumulateGram } from './gram.ts';
 import { ridgeCompensation } from './ridge-compensation.ts';
 import { complementOf } from './topk.ts';
@@ -33,7 +34,11 @@ function ridgeArgmin(psi: Float64Array, N: number, D: number, Wd: Float64Array, 
   return solve64(M, B, k, out);
 }
 
-describe('ridgeCompensation', () => {
+// the plain loops, and the blocked kernels on onnxruntime with blocks of 3 (so every step is blocked)
+const blocked = await DenseLinearAlgebra.open({ threads: 1, provider: 'cpu', block: 3 });
+afterAll(() => blocked.release());
+
+describe.each([['plain loops', undefined], ['blocked on onnxruntime', blocked]])('ridgeCompensation (%s)', (_, la) => {
   const N = 40;
   const D = 10;
   const out = 6;
@@ -54,24 +59,24 @@ describe('ridgeCompensation', () => {
   const keep = [7, 1, 4, 9, 2];
   const remove = complementOf(keep, D);
 
-  it('with nothing removed returns Wd[K,:]', () => {
+  it('with nothing removed returns Wd[K,:]', async () => {
     const all = [3, 0, 1, 2, 4, 5, 6, 7, 8, 9];
-    const W = ridgeCompensation(C, D, all, [], 0.3, Wd, out);
+    const W = await ridgeCompensation(C, D, all, [], 0.3, Wd, out, la);
     all.forEach((c, r) => expect(Array.from(W.subarray(r * out, (r + 1) * out))).toEqual(Array.from(Wd.subarray(c * out, (c + 1) * out))));
   });
 
-  it('equals the ridge least-squares argmin', () => {
+  it('equals the ridge least-squares argmin', async () => {
     for (const lambda of [1e-3, 0.5, 20]) {
-      const W = ridgeCompensation(C, D, keep, remove, lambda, Wd, out);
+      const W = await ridgeCompensation(C, D, keep, remove, lambda, Wd, out, la);
       const ref = ridgeArgmin(psi, N, D, Wd, out, keep, lambda);
       for (let i = 0; i < ref.length; i++) expect(W[i]).toBeCloseTo(ref[i], 9);
     }
   });
 
-  it('tends to ordinary least squares as lambda -> 0 and reduces the reconstruction error', () => {
+  it('tends to ordinary least squares as lambda -> 0 and reduces the reconstruction error', async () => {
     const ols = ridgeArgmin(psi, N, D, Wd, out, keep, 0);
-    const W0 = ridgeCompensation(C, D, keep, remove, 0, Wd, out);
-    const Wt = ridgeCompensation(C, D, keep, remove, 1e-9, Wd, out);
+    const W0 = await ridgeCompensation(C, D, keep, remove, 0, Wd, out, la);
+    const Wt = await ridgeCompensation(C, D, keep, remove, 1e-9, Wd, out, la);
     for (let i = 0; i < ols.length; i++) {
       expect(W0[i]).toBeCloseTo(ols[i], 8);
       expect(Wt[i]).toBeCloseTo(ols[i], 6);

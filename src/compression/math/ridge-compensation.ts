@@ -4,6 +4,7 @@
  * ||psi Wd - psi_K W'||^2 + lambda ||W' - Wd[K,:]||^2 with C = psi^T psi.
  */
 import { cholesky, choleskySolve } from './cholesky.ts';
+import type { DenseLinearAlgebra } from './dense.ts';
 
 /**
  * Compensated down-projection rows for the kept channels.
@@ -15,10 +16,11 @@ import { cholesky, choleskySolve } from './cholesky.ts';
  * @param Wd down projection with rows indexed by channel: D x outDim row-major (Wd[channel][out]).
  * @param outDim columns of Wd (the model width).
  * @returns Wd', |K| x outDim row-major, row r for channel keep[r].
+ * @param la blocked kernels on the engine, for large d (absent: plain loops).
  * @throws NotPositiveDefinite when C_KK + lambda I is not positive definite.
- * @example ridgeCompensation(C, D, keep, complementOf(keep, D), lambda, WdT, hidden)
+ * @example await ridgeCompensation(C, D, keep, complementOf(keep, D), lambda, WdT, hidden)
  */
-export function ridgeCompensation(
+export async function ridgeCompensation(
   C: Float64Array,
   d: number,
   keep: readonly number[],
@@ -26,7 +28,8 @@ export function ridgeCompensation(
   lambda: number,
   Wd: ArrayLike<number>,
   outDim: number,
-): Float64Array {
+  la?: DenseLinearAlgebra,
+): Promise<Float64Array> {
   if (C.length !== d * d) throw new RangeError(`ridgeCompensation: C has ${C.length} entries, expected ${d}x${d}`);
   if (Wd.length !== d * outDim) throw new RangeError(`ridgeCompensation: Wd has ${Wd.length} entries, expected ${d}x${outDim}`);
   const k = keep.length;
@@ -41,9 +44,35 @@ export function ridgeCompensation(
     for (let j = 0; j < k; j++) A[i * k + j] = C[keep[i] * d + keep[j]];
     A[i * k + i] += lambda;
   }
-  // B = C_KR Wd[R,:] (k x outDim)
-  const B = new Float64Array(k * outDim);
-  for (let i = 0; i < k; i++) {
+  const B = la ? await la.gemm(rowsAndColumns(C, d, keep, remove), rowsOf(Wd, outDim, remove), k, remove.length, outDim) : plainProduct(C, d, keep, remove, Wd, outDim);
+  const X = la ? await la.solve(await la.cholesky(A, k), B, k, outDim) : choleskySolve(cholesky(A, k, { inPlace: true }), B, outDim);
+  for (let i = 0; i < out.length; i++) out[i] += X[i];
+  return out;
+}
+
+/** C[keep, remove] as a dense |keep| x |remove| matrix. */
+function rowsAndColumns(C: Float64Array, d: number, keep: readonly number[], remove: readonly number[]): Float64Array {
+  const out = new Float64Array(keep.length * remove.length);
+  for (let r = 0; r < keep.length; r++) {
+    const row = keep[r] * d;
+    for (let c = 0; c < remove.length; c++) out[r * remove.length + c] = C[row + remove[c]];
+  }
+  return out;
+}
+
+/** Rows `rows` of the row-major matrix `W` (`cols` columns). */
+function rowsOf(W: ArrayLike<number>, cols: number, rows: readonly number[]): Float64Array {
+  const out = new Float64Array(rows.length * cols);
+  rows.forEach((r, i) => {
+    for (let c = 0; c < cols; c++) out[i * cols + c] = W[r * cols + c];
+  });
+  return out;
+}
+
+/** B = C_KR Wd[R,:] (k x outDim) by plain loops, skipping zero couplings. */
+function plainProduct(C: Float64Array, d: number, keep: readonly number[], remove: readonly number[], Wd: ArrayLike<number>, outDim: number): Float64Array {
+  const B = new Float64Array(keep.length * outDim);
+  for (let i = 0; i < keep.length; i++) {
     const ci = keep[i] * d;
     const bi = i * outDim;
     for (const r of remove) {
@@ -53,7 +82,5 @@ export function ridgeCompensation(
       for (let o = 0; o < outDim; o++) B[bi + o] += c * Wd[wr + o];
     }
   }
-  const X = choleskySolve(cholesky(A, k, { inPlace: true }), B, outDim);
-  for (let i = 0; i < out.length; i++) out[i] += X[i];
-  return out;
+  return B;
 }

@@ -1,19 +1,24 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidRequest } from '../../errors.ts';
 import { createRng } from '../../serving/generate/sampling.ts';
 import { solve64 } from '../../../test/reference/solve64.ts';
+import { DenseLinearAlgebra } from './dense.ts';
 import { accumulateGram } from './gram.ts';
 import { ridgeLeverage } from './ridge-leverage.ts';
 
-describe('ridgeLeverage', () => {
-  it('diagonal C: s_i = c_i / (c_i + lambda)', () => {
-    const { scores, lambda } = ridgeLeverage(Float64Array.of(3, 0, 0, 1), 2, 0.5);
+// the plain loops, and the blocked kernels on onnxruntime with blocks of 5 (D = 12: a ragged last block)
+const blocked = await DenseLinearAlgebra.open({ threads: 1, provider: 'cpu', block: 5 });
+afterAll(() => blocked.release());
+
+describe.each([['plain loops', undefined], ['blocked on onnxruntime', blocked]])('ridgeLeverage (%s)', (_, la) => {
+  it('diagonal C: s_i = c_i / (c_i + lambda)', async () => {
+    const { scores, lambda } = await ridgeLeverage(Float64Array.of(3, 0, 0, 1), 2, 0.5, la);
     expect(lambda).toBe(1);
     expect(scores[0]).toBeCloseTo(0.75, 15);
     expect(scores[1]).toBeCloseTo(0.5, 15);
   });
 
-  it('equals diag(C (C + lambda I)^-1) for a rank-deficient Gram matrix', () => {
+  it('equals diag(C (C + lambda I)^-1) for a rank-deficient Gram matrix', async () => {
     const D = 12;
     const N = 8;
     const rand = createRng(5);
@@ -21,7 +26,7 @@ describe('ridgeLeverage', () => {
     const C = new Float64Array(D * D);
     accumulateGram(C, psi, N, D);
     const rho = 0.05;
-    const { scores, lambda } = ridgeLeverage(C, D, rho);
+    const { scores, lambda } = await ridgeLeverage(C, D, rho, la);
     let trace = 0;
     for (let i = 0; i < D; i++) trace += C[i * D + i];
     expect(lambda).toBeCloseTo((rho * trace) / D, 15);
@@ -39,10 +44,10 @@ describe('ridgeLeverage', () => {
     expect(sum).toBeLessThan(N);
   });
 
-  it('rejects a bad rho or an all-zero Gram matrix', () => {
-    expect(() => ridgeLeverage(Float64Array.of(1), 1, 0)).toThrow(InvalidRequest);
-    expect(() => ridgeLeverage(Float64Array.of(1), 1, NaN)).toThrow(InvalidRequest);
-    expect(() => ridgeLeverage(new Float64Array(4), 2, 0.1)).toThrow(InvalidRequest);
+  it('rejects a bad rho or an all-zero Gram matrix', async () => {
+    await expect(ridgeLeverage(Float64Array.of(1), 1, 0, la)).rejects.toThrow(InvalidRequest);
+    await expect(ridgeLeverage(Float64Array.of(1), 1, NaN, la)).rejects.toThrow(InvalidRequest);
+    await expect(ridgeLeverage(new Float64Array(4), 2, 0.1, la)).rejects.toThrow(InvalidRequest);
   });
 });
 

@@ -4,15 +4,16 @@
  */
 import { InvalidRequest } from '../../errors.ts';
 import { cholesky, choleskyInverseDiagonal } from './cholesky.ts';
+import type { DenseLinearAlgebra } from './dense.ts';
 
 /**
  * Ridge leverage scores of the D x D Gram matrix C (row-major float64, symmetric PSD) with relative
  * ridge `rho` > 0. Scores lie in [0, 1); their sum is the effective dimension trace(C (C + lambda I)^-1).
  * @throws InvalidRequest when rho <= 0 or trace(C) is not positive; NotPositiveDefinite if C + lambda I
- * is not positive definite (C not PSD).
- * @example ridgeLeverage(Float64Array.of(3, 0, 0, 1), 2, 0.5) // lambda 1, scores [0.75, 0.5]
+ * is not positive definite (C not PSD). With `la`, the factorisation runs blocked on the engine (large d).
+ * @example await ridgeLeverage(Float64Array.of(3, 0, 0, 1), 2, 0.5) // lambda 1, scores [0.75, 0.5]
  */
-export function ridgeLeverage(C: Float64Array, d: number, rho: number): { scores: Float64Array; lambda: number } {
+export async function ridgeLeverage(C: Float64Array, d: number, rho: number, la?: DenseLinearAlgebra): Promise<{ scores: Float64Array; lambda: number }> {
   if (C.length !== d * d) throw new RangeError(`ridgeLeverage: C has ${C.length} entries, expected ${d}x${d}`);
   if (!(rho > 0) || !Number.isFinite(rho)) throw new InvalidRequest(`ridge rho must be a positive number, got ${rho}`, 'rho');
   let trace = 0;
@@ -23,7 +24,7 @@ export function ridgeLeverage(C: Float64Array, d: number, rho: number): { scores
   const lambda = (rho * trace) / d;
   const A = Float64Array.from(C);
   for (let i = 0; i < d; i++) A[i * d + i] += lambda;
-  const inv = choleskyInverseDiagonal(cholesky(A, d, { inPlace: true }));
+  const inv = la ? await la.inverseDiagonal(await la.cholesky(A, d), d) : choleskyInverseDiagonal(cholesky(A, d, { inPlace: true }));
   const scores = inv.map((v) => 1 - lambda * v);
   return { scores, lambda };
 }

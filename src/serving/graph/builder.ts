@@ -7,7 +7,7 @@ import onnxProto from 'onnx-proto';
 const { onnx } = onnxProto;
 
 /** ONNX element types used by our graphs. */
-export const ElemType = { FLOAT: 1, INT32: 6, INT64: 7 } as const;
+export const ElemType = { FLOAT: 1, INT32: 6, INT64: 7, DOUBLE: 11 } as const;
 export type ElemTypeValue = (typeof ElemType)[keyof typeof ElemType];
 
 /** A dimension: a fixed size or a symbolic name such as `batch_size`. */

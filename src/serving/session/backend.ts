@@ -6,7 +6,7 @@
 
 /** A dense tensor crossing the engine boundary. */
 export interface HostTensor {
-  data: Float32Array | BigInt64Array | Int32Array;
+  data: Float32Array | Float64Array | BigInt64Array | Int32Array;
   dims: number[];
 }
 

@@ -52,6 +52,7 @@ async function createOrtSession(graph: SerializedModel, opts: SessionOptions): P
 
 function toOrt(t: HostTensor): ort.Tensor {
   if (t.data instanceof Float32Array) return new ort.Tensor('float32', t.data, t.dims);
+  if (t.data instanceof Float64Array) return new ort.Tensor('float64', t.data, t.dims);
   if (t.data instanceof BigInt64Array) return new ort.Tensor('int64', t.data, t.dims);
   return new ort.Tensor('int32', t.data, t.dims);
 }
