@@ -25,7 +25,9 @@ describe('evaluateModel on stories260K and the real task files', () => {
     const s = await createDecoderSession(loaded.model, { threads: 1 });
     const p = await perplexity(s, loaded.tokenizer.encode(await readFile(TEXT, 'utf8')), { seq: 128, bos: loaded.tokenizer.bosId });
     await s.release();
-    expect(r.ppl).toBe(p.ppl);
+    // evaluation streams the model block by block, `flatgate score` runs the whole-model session: the
+    // same float32 arithmetic in another order of sums
+    expect(Math.abs(r.ppl! / p.ppl - 1)).toBeLessThan(1e-6);
     expect(r.tokens).toBe(p.tokens);
     expect(r.agreement).toEqual({ top1: 1, kl: 0, positions: p.tokens });
     expect(Object.keys(r.tasks)).toEqual(['piqa', 'winogrande']);

@@ -9,10 +9,9 @@ import { loadModel } from '../../model/load.ts';
 import type { LoadedModel } from '../../model/types.ts';
 import { perplexity, scoringWindows } from '../../serving/score.ts';
 import type { DecoderSession, ProviderPreference } from '../../serving/session/backend.ts';
-import { createDecoderSession } from '../../serving/session/local-backend.ts';
 import { createStreamedDecoder } from '../layer-stream.ts';
 import { agreement, type Agreement } from './agreement.ts';
-import { evaluateMultipleChoice } from './multiple-choice.ts';
+import { evaluateMultipleChoice, type BatchDecoderFactory } from './multiple-choice.ts';
 import type { MultipleChoiceExample, TaskScore } from './task-types.ts';
 import { DEFAULT_DATA_DIR, loadTask, taskDefinition } from './tasks.ts';
 
@@ -75,28 +74,32 @@ export async function evaluateModel(loaded: LoadedModel, opts: EvaluateOptions =
 
   const sessionOpts = { threads: opts.threads, provider: opts.provider };
   const ids = text === undefined ? undefined : tokenizer.encode(text);
-  // without tasks, perplexity and agreement run on a model streamed block by block over the known windows
-  // (memory: the weights plus one block); tasks need a whole-model session
-  const windows = ids && !names.length
-    ? scoringWindows(ids, { seq, bos: tokenizer.bosId, batch: 1, context: Math.min(model.config.maxPositions, other?.model.config.maxPositions ?? Infinity) })
-    : null;
-  const open = (m: LoadedModel['model']) =>
-    windows ? createStreamedDecoder(m, windows.map((w) => ({ ids: w.ids, batch: w.windows.length, seq: w.len + 1 })), sessionOpts) : createDecoderSession(m, sessionOpts);
+  // every forward runs on a model streamed block by block over sequences known in advance (perplexity
+  // windows, task batches): memory is the weights plus one block and the activations, never a second
+  // whole-model copy in the engine, so a 1B-class original and its variant can be evaluated side by side
+  const context = Math.min(model.config.maxPositions, other?.model.config.maxPositions ?? Infinity);
+  const windows = ids ? scoringWindows(ids, { seq, bos: tokenizer.bosId, batch: 1, context }) : null;
+  const overWindows = (m: LoadedModel['model']) => createStreamedDecoder(m, windows!.map((w) => ({ ids: w.ids, batch: w.windows.length, seq: w.len + 1 })), sessionOpts);
   const sessions: DecoderSession[] = [];
   try {
-    const session = await open(model);
-    sessions.push(session);
     let ppl: Pick<EvaluationResult, 'ppl' | 'nll' | 'tokens'> = {};
     if (ids) {
       const t0 = performance.now();
+      const session = await overWindows(model);
+      sessions.push(session);
       const p = await perplexity(session, ids, { seq, bos: tokenizer.bosId, batch: 1, onProgress: (d, n) => opts.onProgress?.('ppl', d, n) });
       ppl = { ppl: p.ppl, nll: p.nll, tokens: p.tokens };
       clock('ppl', t0);
     }
+    const streamed: BatchDecoderFactory = {
+      vocabSize: model.config.vocabSize,
+      maxPositions: model.config.maxPositions,
+      open: (batches) => createStreamedDecoder(model, batches, sessionOpts),
+    };
     const tasks: Record<string, TaskScore> = {};
     for (const name of names) {
       const t0 = performance.now();
-      tasks[name] = await evaluateMultipleChoice(session, tokenizer, examples[name], taskDefinition(name).metrics, {
+      tasks[name] = await evaluateMultipleChoice(streamed, tokenizer, examples[name], taskDefinition(name).metrics, {
         bos: opts.bos,
         onProgress: (d, n) => opts.onProgress?.(name, d, n),
       });
@@ -105,9 +108,9 @@ export async function evaluateModel(loaded: LoadedModel, opts: EvaluateOptions =
     let agreed: Agreement | undefined;
     if (ids && other) {
       const t0 = performance.now();
-      const b = await open(other.model);
+      const b = await overWindows(other.model);
       sessions.push(b);
-      agreed = await agreement(session, b, ids, { seq, bos: tokenizer.bosId, batch: 1, onProgress: (d, n) => opts.onProgress?.('agreement', d, n) });
+      agreed = await agreement(sessions[0], b, ids, { seq, bos: tokenizer.bosId, batch: 1, onProgress: (d, n) => opts.onProgress?.('agreement', d, n) });
       clock('agreement', t0);
     }
     return { ...ppl, tasks, ...(agreed ? { agreement: agreed } : {}), seconds };

@@ -3,6 +3,7 @@ import { randomModel } from '../../../test/fixtures/random-model.ts';
 import { forward64, logSoftmax64 } from '../../../test/reference/forward64.ts';
 import type { LlamaModel } from '../../model/types.ts';
 import { createDecoderSession } from '../../serving/session/local-backend.ts';
+import { createStreamedDecoder } from '../layer-stream.ts';
 import { encodePair, evaluateMultipleChoice, loglikelihoods, predictions, type ScoringTokenizer } from './multiple-choice.ts';
 import type { LoglikelihoodRequest, MultipleChoiceExample } from './task-types.ts';
 
@@ -64,6 +65,28 @@ describe('loglikelihoods against the float64 reference forward', () => {
       expect(Math.abs(whole[i] - got[i])).toBeLessThan(1e-5 * Math.max(1, Math.abs(ref)));
     }
     await s.release();
+  });
+
+  it('matches through a model streamed block by block, opened for chunks of the batches', async () => {
+    const model = randomModel({ seed: 13 });
+    const opened: number[] = [];
+    const factory = {
+      vocabSize: model.config.vocabSize,
+      maxPositions: model.config.maxPositions,
+      open: (batches: Parameters<typeof createStreamedDecoder>[1]) => {
+        opened.push(batches.length);
+        return createStreamedDecoder(model, batches, { threads: 1, provider: 'cpu' });
+      },
+    };
+    // one request per batch and at most ~20 tokens per opened decoder: several decoders in turn
+    const got = await loglikelihoods(factory, tok, requests, { batchTokens: 1, streamTokens: 20 });
+    expect(opened.length).toBeGreaterThan(1);
+    expect(opened.reduce((a, b) => a + b, 0)).toBe(requests.length);
+    for (let i = 0; i < requests.length; i++) {
+      const p = encodePair(tok, requests[i].context, requests[i].continuation);
+      const ref = reference(model, p.context, p.continuation);
+      expect(Math.abs(got[i] - ref), `request ${i}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(ref)));
+    }
   });
 
   it('truncates on the left when context + continuation exceed the context length; BOS on request', async () => {

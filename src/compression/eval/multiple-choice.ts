@@ -9,6 +9,7 @@ import { InvalidRequest } from '../../errors.ts';
 import type { Tokenizer } from '../../model/types.ts';
 import { argmax, logSoftmax } from '../../serving/generate/sampling.ts';
 import type { DecoderSession } from '../../serving/session/backend.ts';
+import type { TokenBatch } from '../layer-stream.ts';
 import { binomialStderr, requestsOf, type ChoiceMetric, type LoglikelihoodRequest, type MultipleChoiceExample, type TaskScore } from './task-types.ts';
 
 /** What scoring needs from a tokenizer. */
@@ -22,6 +23,8 @@ export interface ScoringOptions {
   batchTokens?: number;
   /** Most logits (tokens x vocabulary) per forward, to bound memory. */
   batchLogits?: number;
+  /** With a {@link BatchDecoderFactory}: most tokens per decoder it opens (its activations are held at once). */
+  streamTokens?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -56,22 +59,26 @@ function prepare(pair: { context: number[]; continuation: number[] }, maxPositio
 }
 
 /**
- * Sum of log p(continuation | context) for each request, in request order.
- * @example const [a, b] = await loglikelihoods(session, tok, [{ context: 'Q:', continuation: ' yes' }, ...]);
+ * A decoder opened for a known list of batches: a model streamed block by block (layer-stream.ts), so
+ * scoring holds one block and the batches' activations instead of a whole-model session.
  */
-export async function loglikelihoods(
-  decoder: DecoderSession,
-  tok: ScoringTokenizer,
-  requests: readonly LoglikelihoodRequest[],
-  opts: ScoringOptions = {},
-): Promise<number[]> {
-  const V = decoder.vocabSize;
-  const items = requests.map((r) => prepare(encodePair(tok, r.context, r.continuation, opts.bos), decoder.maxPositions));
+export interface BatchDecoderFactory {
+  vocabSize: number;
+  maxPositions: number;
+  open(batches: readonly TokenBatch[]): Promise<DecoderSession>;
+}
+
+/** One forward of the scoring plan: requests `rows` right-padded to `seq` tokens. */
+interface PlannedBatch extends TokenBatch {
+  rows: number[];
+}
+
+/** The forwards that score `items`: longest first, as many rows as the token and logit budgets allow. */
+function planBatches(items: readonly Prepared[], V: number, opts: ScoringOptions): PlannedBatch[] {
   const order = items.map((_, i) => i).sort((a, b) => items[b].input.length - items[a].input.length || a - b);
   const maxTokens = opts.batchTokens ?? 4096;
   const maxLogits = opts.batchLogits ?? 1 << 25;
-  const out = new Array<number>(requests.length).fill(0);
-  let done = 0;
+  const out: PlannedBatch[] = [];
   for (let k = 0; k < order.length; ) {
     const len = items[order[k]].input.length;
     if (len === 0) throw new InvalidRequest('a request has no input tokens to condition on');
@@ -79,18 +86,69 @@ export async function loglikelihoods(
     while (k < order.length && (rows.length + 1) * len <= maxTokens && (rows.length + 1) * len * V <= maxLogits) rows.push(order[k++]);
     const ids = new Array<number>(rows.length * len).fill(0);
     rows.forEach((r, b) => items[r].input.forEach((id, t) => (ids[b * len + t] = id)));
-    const { logits } = await decoder.step(ids, rows.length, null);
-    rows.forEach((r, b) => {
-      const { input, targets } = items[r];
-      let sum = 0;
-      targets.forEach((target, j) => {
-        const row = (b * len + input.length - targets.length + j) * V;
-        sum += logSoftmax(logits.subarray(row, row + V))[target];
+    out.push({ ids, batch: rows.length, seq: len, rows });
+  }
+  return out;
+}
+
+/** Consecutive runs of `batches` of at most `budget` tokens each (a batch larger than that runs alone). */
+function chunksOf(batches: readonly PlannedBatch[], budget: number): PlannedBatch[][] {
+  const out: PlannedBatch[][] = [];
+  let tokens = Infinity;
+  for (const b of batches) {
+    if (tokens + b.ids.length > budget) {
+      out.push([]);
+      tokens = 0;
+    }
+    out.at(-1)!.push(b);
+    tokens += b.ids.length;
+  }
+  return out;
+}
+
+/**
+ * Sum of log p(continuation | context) for each request, in request order. `decoder` is a session, or a
+ * factory that is opened for at most `streamTokens` tokens of batches at a time.
+ * @example const [a, b] = await loglikelihoods(session, tok, [{ context: 'Q:', continuation: ' yes' }, ...]);
+ */
+export async function loglikelihoods(
+  decoder: DecoderSession | BatchDecoderFactory,
+  tok: ScoringTokenizer,
+  requests: readonly LoglikelihoodRequest[],
+  opts: ScoringOptions = {},
+): Promise<number[]> {
+  const V = decoder.vocabSize;
+  const items = requests.map((r) => prepare(encodePair(tok, r.context, r.continuation, opts.bos), decoder.maxPositions));
+  const plan = planBatches(items, V, opts);
+  const out = new Array<number>(requests.length).fill(0);
+  let done = 0;
+  const score = async (session: DecoderSession, batches: readonly PlannedBatch[]) => {
+    for (const { ids, rows, seq } of batches) {
+      const { logits } = await session.step(ids, rows.length, null);
+      rows.forEach((r, b) => {
+        const { input, targets } = items[r];
+        let sum = 0;
+        targets.forEach((target, j) => {
+          const row = (b * seq + input.length - targets.length + j) * V;
+          sum += logSoftmax(logits.subarray(row, row + V))[target];
+        });
+        out[r] = sum;
       });
-      out[r] = sum;
-    });
-    done += rows.length;
-    opts.onProgress?.(done, order.length);
+      done += rows.length;
+      opts.onProgress?.(done, items.length);
+    }
+  };
+  if (!('open' in decoder)) {
+    await score(decoder, plan);
+    return out;
+  }
+  for (const chunk of chunksOf(plan, opts.streamTokens ?? 32_768)) {
+    const session = await decoder.open(chunk);
+    try {
+      await score(session, chunk);
+    } finally {
+      await session.release();
+    }
   }
   return out;
 }
@@ -109,7 +167,7 @@ export function predictions(lls: readonly number[], choices: readonly string[]):
  * @example const { acc, acc_norm, n } = await evaluateMultipleChoice(session, tok, await loadTask('piqa'), ['acc', 'acc_norm']);
  */
 export async function evaluateMultipleChoice(
-  decoder: DecoderSession,
+  decoder: DecoderSession | BatchDecoderFactory,
   tok: ScoringTokenizer,
   examples: readonly MultipleChoiceExample[],
   metrics: readonly ChoiceMetric[],
