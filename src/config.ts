@@ -4,7 +4,7 @@
  * message listing every bad key, and the README's table of variables is generated from the same rows
  * (`npm run docs:env`; src/config.test.ts fails when they drift).
  */
-import { cpus, hostname } from 'node:os';
+import { cpus, hostname, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { S3Settings } from './storage/object-store.ts';
@@ -44,6 +44,11 @@ export interface Config {
    * context; other admitted requests wait for a row.
    */
   kvCacheBytes: number;
+  /**
+   * Budget of the served models of one gateway (FLATGATE_MODEL_MEMORY_MB; default 60% of the machine's
+   * memory, 0: none): above it, least-recently-used idle models are unloaded until the next request.
+   */
+  modelMemoryBytes: number;
   /** Largest JSON request body, in bytes. */
   maxRequestBytes: number;
   /** Object storage; `endpoint: null` runs the embedded S3 server on 127.0.0.1 under `dataDir/s3`. */
@@ -179,6 +184,8 @@ export const SETTINGS = {
   maxBatch: int('FLATGATE_MAX_BATCH', 8, 1, 256, 'gateway', 'Per served variant: requests decoded together in one batch (continuous batching).'),
   queueDepth: int('FLATGATE_QUEUE_DEPTH', 64, 0, 100_000, 'gateway', 'Per served variant: requests that wait beyond the batch before a 429.'),
   kvCacheBytes: custom('FLATGATE_KV_CACHE_MB', '1024', 'gateway', 'Per served variant: KV-cache memory in MiB; the batch gets as many rows (at most FLATGATE_MAX_BATCH) as fit with every row at the model\'s full context.', (v, problems) => int('FLATGATE_KV_CACHE_MB', 1024, 1, 1 << 20, 'gateway', '').parse(v, problems) * 2 ** 20),
+  modelMemoryBytes: custom('FLATGATE_MODEL_MEMORY_MB', '60% of the machine\'s memory', 'gateway', 'Budget of the served models (weights and engine sessions, estimated at 12 bytes a parameter); above it the least-recently-used idle models are unloaded until their next request. 0: no budget.', (v, problems) =>
+    unset(v) ? Math.floor(0.6 * totalmem()) : int('FLATGATE_MODEL_MEMORY_MB', 0, 0, 1 << 30, 'gateway', '').parse(v, problems) * 2 ** 20),
   maxRequestBytes: int('FLATGATE_MAX_REQUEST_BYTES', 1 << 20, 1024, 1 << 30, 'gateway', 'Largest JSON request body, in bytes.'),
   s3Endpoint: text('FLATGATE_S3_ENDPOINT', null, 'gateway, worker', 'S3-compatible endpoint; unset: the gateway runs an embedded S3 server under `FLATGATE_DATA_DIR/s3` (a worker needs it set).', '(embedded)'),
   s3Region: text('FLATGATE_S3_REGION', 'us-east-1', 'gateway, worker', 'Region of the bucket.'),
@@ -248,6 +255,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     maxBatch: v.maxBatch,
     queueDepth: v.queueDepth,
     kvCacheBytes: v.kvCacheBytes,
+    modelMemoryBytes: v.modelMemoryBytes,
     maxRequestBytes: v.maxRequestBytes,
     s3: {
       endpoint: v.s3Endpoint,

@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     session: { threads: config.threads, spinning: config.threadSpinning },
     limits: { concurrency: config.maxBatch, queue: config.queueDepth },
     maxKvBytes: config.kvCacheBytes,
+    maxResidentBytes: config.modelMemoryBytes || undefined,
   });
   if (config.demoModel) pool.add(config.demoModelName, await loadModel(config.demoModel));
   const platform = await createNodePlatform(config, { pool });

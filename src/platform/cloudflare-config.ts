@@ -48,6 +48,8 @@ export function workerConfig(raw: Record<string, unknown>): Readonly<Config> {
     maxBatch: 8,
     queueDepth: 64,
     kvCacheBytes: 2 ** 30,
+    // the Worker serves no model
+    modelMemoryBytes: 0,
     maxRequestBytes: int('FLATGATE_MAX_REQUEST_BYTES', 1 << 20, 1024, 1 << 30),
     s3: {
       endpoint: str('FLATGATE_S3_ENDPOINT') ?? null,
