@@ -4,7 +4,7 @@
  * child process, with its embedded worker), compressed by the job (FlattenGPT + ShortGPT by default),
  * evaluated and served. Samples the resident memory of the gateway and the worker (peak from
  * /proc/PID/status VmHWM) and times each job stage. Run with `npm run bench:upload [-- --model 124m
- * --calib-samples 32]`. Writes bench/results/upload-<model>.json. Linux only (reads /proc).
+ * --calib-samples 32 --plan-candidates 1 --task-limit 50]`. Writes bench/results/upload-<model>.json. Linux only (reads /proc).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
@@ -32,6 +32,8 @@ const QUERY = {
   calib_samples: arg('calib-samples', '32'),
   evaluate: arg('evaluate', 'true'),
   ...(args.includes('--seq') ? { seq: arg('seq', '256') } : {}),
+  ...(args.includes('--plan-candidates') ? { plan_candidates: arg('plan-candidates', '6') } : {}),
+  ...(args.includes('--task-limit') ? { task_limit: arg('task-limit', '50') } : {}),
 };
 const LIMIT_S = Number(arg('limit-s', '7200'));
 const round = (x: number, d = 1) => Number(x.toFixed(d));
@@ -96,6 +98,8 @@ async function main(): Promise<void> {
       params = countParams(loaded.model);
       await saveHfFolder(folder, loaded, { dtype: DTYPE });
     }
+    // the model is out of scope: free it before the gateway starts (run with --expose-gc)
+    (globalThis as { gc?: () => void }).gc?.();
     const tarFile = join(root, 'model.tar');
     execFileSync('tar', ['-cf', tarFile, '-C', root, 'bench-model']);
     await rm(folder, { recursive: true });
