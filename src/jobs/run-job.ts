@@ -94,7 +94,9 @@ export async function runJob(ctx: JobContext): Promise<VariantResult[]> {
   const archive = join(workDir, 'upload.tar');
   await pipeline(await store.get(job.sourceKey), createWriteStream(archive), { signal });
   step('load', 0.05);
-  const original = await loadModel(archive, { extractDir: join(workDir, 'source') });
+  // the source folder stays until the job ends, so the original's matrices are read from it as each
+  // block is used: a 1B-class original is not held in float32 beside everything else
+  const original = await loadModel(archive, { extractDir: join(workDir, 'source'), weightsOnAccess: true });
   // bucket uploads reach the worker unchecked: refuse what the serving graph cannot run before publishing anything
   const unsupported = attentionUnsupported(original.model.config);
   if (unsupported) throw new UnsupportedModel(unsupported);

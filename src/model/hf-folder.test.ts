@@ -103,6 +103,32 @@ describe('writeHfWeights / readHfWeights round trip', () => {
   });
 });
 
+describe('weights read on access', () => {
+  it('give the same model, read a matrix again once no copy is held, and write the same files', async () => {
+    const model = randomModel({ numLayers: 3, seed: 10 });
+    const dir = fresh();
+    await writeHfWeights(dir, model, { dtype: 'BF16', maxShardBytes: 60_000 });
+    const eager = await readHfWeights(dir);
+    const lazy = await readHfWeights(dir, { onAccess: true });
+    // toEqual reads every getter: the same values, config and structure
+    expect(lazy).toEqual(eager);
+    // a spread copies the values, not the getter
+    const copy = { ...lazy.layers[1].q };
+    expect(Object.getOwnPropertyDescriptor(copy, 'data')?.get).toBeUndefined();
+    expect(copy.data).toEqual(eager.layers[1].q.data);
+    // while a copy is held, access returns that copy (no second read)
+    const held = lazy.layers[0].gate.data;
+    expect(lazy.layers[0].gate.data).toBe(held);
+    // written back from the lazy model: the same files, byte for byte
+    const [a, b] = [fresh(), fresh()];
+    await writeHfWeights(a, eager, { maxShardBytes: 60_000 });
+    await writeHfWeights(b, lazy, { maxShardBytes: 60_000 });
+    const files = (await readdir(a)).sort();
+    expect((await readdir(b)).sort()).toEqual(files);
+    for (const f of files) expect(Buffer.compare(await readFile(join(a, f)), await readFile(join(b, f))), f).toBe(0);
+  });
+});
+
 describe('the files written', () => {
   it('uses HF tensor names and config fields', async () => {
     const model = randomModel({ numLayers: 1, qkvBias: true });

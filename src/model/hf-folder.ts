@@ -8,7 +8,7 @@ import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promise
 import { basename, join } from 'node:path';
 import { InvalidModelFile, InvalidRequest, UnsupportedModel } from '../errors.ts';
 import { parseHfConfig, toHfConfig } from './hf-config.ts';
-import { readSafetensors, readSafetensorsHeader, writeSafetensors, type SafeTensor, type TensorToWrite } from './safetensors.ts';
+import { readSafetensors, readSafetensorsHeader, readTensorSync, writeSafetensors, type SafeTensor, type TensorToWrite } from './safetensors.ts';
 import type { DType, LayerWeights, LlamaModel, Matrix, ModelConfig } from './types.ts';
 
 const SINGLE = 'model.safetensors';
@@ -101,15 +101,47 @@ const isIgnorable = (name: string) => name.endsWith('.rotary_emb.inv_freq');
  * (missing, wrong shape, unexpected ones) from the headers before reading data. Rotary `inv_freq`
  * buffers are ignored; a missing `lm_head.weight` means tied embeddings; `config.dtype` becomes the
  * stored dtype of the embeddings.
+ *
+ * With `onAccess`, the matrices are read from their file each time their `data` is asked for and no
+ * one still holds the last copy (a WeakRef): a job that streams the model block by block then keeps
+ * about one layer of float32 weights resident instead of all of them. The folder must stay in place,
+ * unchanged, while the model is in use.
  * @example const model = await readHfWeights('/models/TinyLlama');
  */
-export async function readHfWeights(dir: string): Promise<LlamaModel> {
+export async function readHfWeights(dir: string, opts: { onAccess?: boolean } = {}): Promise<LlamaModel> {
   const { config, files, needed } = await checkHfWeights(dir);
   const tensors = new Map<string, SafeTensor>();
   for (const file of files) {
-    for (const [name, t] of await readSafetensors(file, { only: (n) => needed.has(n) })) tensors.set(name, t);
+    if (!opts.onAccess) {
+      for (const [name, t] of await readSafetensors(file, { only: (n) => needed.has(n) })) tensors.set(name, t);
+      continue;
+    }
+    const header = await readSafetensorsHeader(file);
+    for (const e of header.entries) {
+      if (!needed.has(e.name)) continue;
+      // vectors (norms, biases) are small: read now; matrices on access
+      if (e.shape.length < 2) tensors.set(e.name, { dtype: e.dtype as DType, shape: e.shape, data: readTensorSync(file, header, e) });
+      else tensors.set(e.name, readOnAccess(e.dtype as DType, e.shape, () => readTensorSync(file, header, e)));
+    }
   }
   return assemble(config, tensors);
+}
+
+/** A tensor whose `data` (an own, enumerable getter, so that spreads copy the values) is read when needed. */
+function readOnAccess(dtype: DType, shape: number[], read: () => Float32Array): SafeTensor {
+  let last: WeakRef<Float32Array> | null = null;
+  return {
+    dtype,
+    shape,
+    get data() {
+      let d = last?.deref();
+      if (!d) {
+        d = read();
+        last = new WeakRef(d);
+      }
+      return d;
+    },
+  };
 }
 
 /**
@@ -151,6 +183,10 @@ function assemble(config: ModelConfig, tensors: Map<string, SafeTensor>): LlamaM
   const vec = (name: string) => tensors.get(name)!.data;
   const mat = (name: string): Matrix => {
     const t = tensors.get(name)!;
+    // a tensor read on access stays so: its matrix's `data` is the same getter
+    if (Object.getOwnPropertyDescriptor(t, 'data')?.get) {
+      return Object.defineProperties({ rows: t.shape[0], cols: t.shape[1] } as Matrix, { data: { get: () => t.data, enumerable: true } });
+    }
     return { rows: t.shape[0], cols: t.shape[1], data: t.data };
   };
   const layers: LayerWeights[] = [];
@@ -183,8 +219,9 @@ function tensorsToWrite(model: LlamaModel, config: ModelConfig): TensorToWrite[]
   const D = config.hiddenSize;
   const qDim = config.numHeads * config.headDim;
   const kvDim = config.numKvHeads * config.headDim;
-  const values = new Map<string, { data: Float32Array; shape: number[] }>();
-  const mat = (name: string, m: Matrix) => values.set(name, { data: m.data, shape: [m.rows, m.cols] });
+  // getters, so that weights read on access are read one tensor at a time as the file is written
+  const values = new Map<string, { readonly data: Float32Array; shape: number[] }>();
+  const mat = (name: string, m: Matrix) => values.set(name, { get data() { return m.data; }, shape: [m.rows, m.cols] });
   const vec = (name: string, v: Float32Array) => values.set(name, { data: v, shape: [v.length] });
   mat('model.embed_tokens.weight', model.embed);
   model.layers.forEach((l, i) => {
@@ -201,10 +238,10 @@ function tensorsToWrite(model: LlamaModel, config: ModelConfig): TensorToWrite[]
   if (model.lmHead) mat('lm_head.weight', model.lmHead);
   return [...hfTensorShapes(config)].map(([name, shape]) => {
     const t = values.get(name)!;
-    if (t.shape.join() !== shape.join() || t.data.length !== t.shape.reduce((a, b) => a * b, 1)) {
-      throw new InvalidRequest(`cannot write '${name}': shape [${t.shape.join(', ')}] with ${t.data.length} values, config implies [${shape.join(', ')}]`);
+    if (t.shape.join() !== shape.join()) {
+      throw new InvalidRequest(`cannot write '${name}': shape [${t.shape.join(', ')}], config implies [${shape.join(', ')}]`);
     }
-    return { name, dtype: config.dtype, shape, data: t.data };
+    return { name, dtype: config.dtype, shape, get data() { return t.data; } };
   });
 }
 
@@ -213,7 +250,7 @@ function shard(tensors: TensorToWrite[], max: number): TensorToWrite[][] {
   const shards: TensorToWrite[][] = [[]];
   let size = 0;
   for (const t of tensors) {
-    const bytes = t.data.length * (t.dtype === 'F32' ? 4 : 2);
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * (t.dtype === 'F32' ? 4 : 2);
     if (size + bytes > max && shards[shards.length - 1].length > 0) {
       shards.push([]);
       size = 0;
@@ -251,7 +288,7 @@ export async function writeHfWeights(dir: string, model: LlamaModel, opts: Write
     await writeSafetensors(join(dir, name), part, metadata);
     for (const t of part) {
       weightMap[t.name] = name;
-      totalSize += t.data.length * (t.dtype === 'F32' ? 4 : 2);
+      totalSize += t.shape.reduce((a, b) => a * b, 1) * (t.dtype === 'F32' ? 4 : 2);
     }
   }
   const sorted = Object.fromEntries(Object.entries(weightMap).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));

@@ -21,6 +21,11 @@ export interface LoadOptions {
   extractDir?: string;
   /** Largest extracted archive, in bytes. */
   maxArchiveBytes?: number;
+  /**
+   * Read the matrices of a Hugging Face folder from its safetensors files when they are used, not all at
+   * load (see readHfWeights); the folder (or `extractDir`) must stay in place while the model is used.
+   */
+  weightsOnAccess?: boolean;
 }
 
 /**
@@ -33,6 +38,7 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
   });
   if (info.isDirectory()) return loadFolder(path, opts);
   if (await isArchive(path)) {
+    if (opts.weightsOnAccess && !opts.extractDir) throw new Error('loadModel: weightsOnAccess needs an extractDir that outlives the model (internal error)');
     const dest = opts.extractDir ?? (await mkdtemp(join(tmpdir(), 'flatgate-model-')));
     try {
       const root = await extractModelArchive(path, dest, { maxBytes: opts.maxArchiveBytes });
@@ -50,7 +56,7 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
 async function loadFolder(dir: string, opts: LoadOptions): Promise<LoadedModel> {
   const files = await readdir(dir);
   if (files.includes('config.json')) {
-    const model = await readHfWeights(dir);
+    const model = await readHfWeights(dir, { onAccess: opts.weightsOnAccess });
     const tokenizer = await HfTokenizer.load(dir);
     return { model, tokenizer, source: dir };
   }

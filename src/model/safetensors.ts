@@ -3,6 +3,7 @@
  * that validates the header before trusting any of it, and a writer. Tensors are float32 in memory;
  * F16 and BF16 are converted on load and on save (round to nearest even).
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { InvalidModelFile, UnsupportedModel } from '../errors.ts';
 import { bf16ToF32Array, f16ToF32Array, f32ToBf16Array, f32ToF16Array } from './half-float.ts';
@@ -204,6 +205,27 @@ export async function readSafetensors(file: string, opts: ReadSafetensorsOptions
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Reads one tensor of a safetensors file whose header was read before, synchronously (for weights read
+ * on access, see hf-folder.ts). The file must not have changed since.
+ */
+export function readTensorSync(file: string, header: SafetensorsHeader, entry: SafetensorsEntry): Float32Array {
+  assertLoadable(entry, file);
+  const length = entry.end - entry.begin;
+  const raw = new Uint8Array(length);
+  const fd = openSync(file, 'r');
+  try {
+    for (let done = 0; done < length; ) {
+      const n = readSync(fd, raw, done, length - done, header.dataStart + entry.begin + done);
+      if (n === 0) throw new InvalidModelFile(file, 'truncated while reading (file shrank?)');
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return toFloat32(entry, raw, file);
 }
 
 /** The in-memory variant of {@link readSafetensors}: decodes a whole file held in `bytes`. */
