@@ -4,7 +4,7 @@
  * child process, with its embedded worker), compressed by the job (FlattenGPT + ShortGPT by default),
  * evaluated and served. Samples the resident memory of the gateway and the worker (peak from
  * /proc/PID/status VmHWM) and times each job stage. Run with `npm run bench:upload [-- --model 124m
- * --calib-samples 32 --plan-candidates 1 --task-limit 50]`. Writes bench/results/upload-<model>.json. Linux only (reads /proc).
+ * --calib-samples 32 --plan-candidates 1 --task-limit 50]`. The archive is written by a child process (`--write-folder`). Writes bench/results/upload-<model>.json. Linux only (reads /proc).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
@@ -89,17 +89,11 @@ async function main(): Promise<void> {
     process.exit(1);
   }, LIMIT_S * 1000);
   try {
-    // the archive: built in this process, which then drops the model before the gateway starts
+    // the archive: built by a child process, so that none of the model's memory stays in this one
     let t = performance.now();
     const folder = join(root, 'bench-model');
-    let params: number;
-    {
-      const loaded = await benchModel(MODEL);
-      params = countParams(loaded.model);
-      await saveHfFolder(folder, loaded, { dtype: DTYPE });
-    }
-    // the model is out of scope: free it before the gateway starts (run with --expose-gc)
-    (globalThis as { gc?: () => void }).gc?.();
+    execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--write-folder', folder, '--model', MODEL, '--dtype', DTYPE], { stdio: 'inherit' });
+    const params = (JSON.parse(readFileSync(`${folder}.params.json`, 'utf8')) as { params: number }).params;
     const tarFile = join(root, 'model.tar');
     execFileSync('tar', ['-cf', tarFile, '-C', root, 'bench-model']);
     await rm(folder, { recursive: true });
@@ -206,4 +200,11 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (args.includes('--write-folder')) {
+  const loaded = await benchModel(MODEL);
+  const folder = arg('write-folder', '');
+  await saveHfFolder(folder, loaded, { dtype: DTYPE });
+  await writeFile(`${folder}.params.json`, JSON.stringify({ params: countParams(loaded.model) }));
+} else {
+  await main();
+}
