@@ -39,7 +39,9 @@ export function registerVariant(deps: ServeDeps, v: PublishedVariant, origin: Se
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     await downloadVariant(deps.store, manifest, 'hf', dir);
-    return loadModel(dir);
+    // the folder stays while the variant is served: its matrices are read when the session is built and
+    // then left to the engine's copy, instead of a second float32 copy held for the variant's lifetime
+    return loadModel(dir, { weightsOnAccess: true });
   };
   const { id: _id, modelId: _m, variant: _v, ...info } = v;
   deps.pool.register(v.id, { ...info, source: `${v.modelId}/${v.variant}`, origin }, load);

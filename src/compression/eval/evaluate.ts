@@ -11,8 +11,8 @@ import { perplexity, scoringWindows } from '../../serving/score.ts';
 import type { DecoderSession, ProviderPreference } from '../../serving/session/backend.ts';
 import { createStreamedDecoder } from '../layer-stream.ts';
 import { agreement, type Agreement } from './agreement.ts';
-import { evaluateMultipleChoice, type BatchDecoderFactory } from './multiple-choice.ts';
-import type { MultipleChoiceExample, TaskScore } from './task-types.ts';
+import { choiceAccuracy, loglikelihoods, type BatchDecoderFactory } from './multiple-choice.ts';
+import { requestsOf, type MultipleChoiceExample, type TaskScore } from './task-types.ts';
 import { DEFAULT_DATA_DIR, loadTask, taskDefinition } from './tasks.ts';
 
 /** Options of {@link evaluateModel}. */
@@ -96,14 +96,18 @@ export async function evaluateModel(loaded: LoadedModel, opts: EvaluateOptions =
       maxPositions: model.config.maxPositions,
       open: (batches) => createStreamedDecoder(model, batches, sessionOpts),
     };
+    // every task's requests in one plan, so that a streamed pass over the model serves all of them
     const tasks: Record<string, TaskScore> = {};
-    for (const name of names) {
+    if (names.length) {
       const t0 = performance.now();
-      tasks[name] = await evaluateMultipleChoice(streamed, tokenizer, examples[name], taskDefinition(name).metrics, {
-        bos: opts.bos,
-        onProgress: (d, n) => opts.onProgress?.(name, d, n),
-      });
-      clock(name, t0);
+      const perTask = names.map((name) => examples[name].flatMap(requestsOf));
+      const lls = await loglikelihoods(streamed, tokenizer, perTask.flat(), { bos: opts.bos, onProgress: (d, n) => opts.onProgress?.('tasks', d, n) });
+      let at = 0;
+      for (const [i, name] of names.entries()) {
+        tasks[name] = choiceAccuracy(examples[name], lls.slice(at, at + perTask[i].length), taskDefinition(name).metrics);
+        at += perTask[i].length;
+      }
+      clock('tasks', t0);
     }
     let agreed: Agreement | undefined;
     if (ids && other) {

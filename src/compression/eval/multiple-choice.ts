@@ -163,19 +163,11 @@ export function predictions(lls: readonly number[], choices: readonly string[]):
 }
 
 /**
- * Accuracy on `examples` (all of them; slice for a limit), with the metrics asked for.
- * @example const { acc, acc_norm, n } = await evaluateMultipleChoice(session, tok, await loadTask('piqa'), ['acc', 'acc_norm']);
+ * Accuracy on `examples` from their choices' log-likelihoods (`lls`, in {@link requestsOf} order), with
+ * the metrics asked for.
  */
-export async function evaluateMultipleChoice(
-  decoder: DecoderSession | BatchDecoderFactory,
-  tok: ScoringTokenizer,
-  examples: readonly MultipleChoiceExample[],
-  metrics: readonly ChoiceMetric[],
-  opts: ScoringOptions = {},
-): Promise<TaskScore> {
+export function choiceAccuracy(examples: readonly MultipleChoiceExample[], lls: readonly number[], metrics: readonly ChoiceMetric[]): TaskScore {
   if (examples.length === 0) throw new InvalidRequest('no examples to evaluate', 'limit');
-  const requests = examples.map(requestsOf);
-  const lls = await loglikelihoods(decoder, tok, requests.flat(), opts);
   let hits = 0;
   let hitsNorm = 0;
   let at = 0;
@@ -188,4 +180,19 @@ export async function evaluateMultipleChoice(
   const n = examples.length;
   const acc = { acc: hits / n, acc_stderr: binomialStderr(hits / n, n) };
   return metrics.includes('acc_norm') ? { ...acc, acc_norm: hitsNorm / n, acc_norm_stderr: binomialStderr(hitsNorm / n, n), n } : { ...acc, n };
+}
+
+/**
+ * Accuracy on `examples` (all of them; slice for a limit), with the metrics asked for.
+ * @example const { acc, acc_norm, n } = await evaluateMultipleChoice(session, tok, await loadTask('piqa'), ['acc', 'acc_norm']);
+ */
+export async function evaluateMultipleChoice(
+  decoder: DecoderSession | BatchDecoderFactory,
+  tok: ScoringTokenizer,
+  examples: readonly MultipleChoiceExample[],
+  metrics: readonly ChoiceMetric[],
+  opts: ScoringOptions = {},
+): Promise<TaskScore> {
+  if (examples.length === 0) throw new InvalidRequest('no examples to evaluate', 'limit');
+  return choiceAccuracy(examples, await loglikelihoods(decoder, tok, examples.flatMap(requestsOf), opts), metrics);
 }
