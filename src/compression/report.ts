@@ -121,6 +121,19 @@ export function calibrationJson(set: CalibrationSet): CompressionReport['calibra
   return { file: set.file, samples: set.samples.length, seq: set.seq, seed: set.seed, tokens: set.samples.length * set.seq };
 }
 
+/**
+ * The report as the database keeps it (the worker's completion, a variants row): every field but the
+ * per-channel arrays of group_details (`channel_scores`, `kept_channels`: 2 x the MLP width numbers a
+ * group, over a megabyte of JSON for a 1B-class model), which stay in the published report.json;
+ * `kept_channel_count` says how many were kept.
+ */
+export function reportForDatabase(report: CompressionReport): Omit<CompressionReport, 'group_details'> & { group_details: Record<string, unknown>[] } {
+  return {
+    ...report,
+    group_details: report.group_details.map(({ channel_scores: _scores, kept_channels, ...rest }) => ({ ...rest, kept_channel_count: kept_channels?.length ?? null })),
+  };
+}
+
 /** Writes `report` as DIR/report.json. */
 export async function writeReport(dir: string, report: CompressionReport): Promise<void> {
   await writeFile(join(dir, 'report.json'), JSON.stringify(report, null, 2) + '\n');

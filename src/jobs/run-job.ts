@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { loadCalibrationSet } from '../compression/calibration.ts';
 import { evaluateModel, type EvaluationResult } from '../compression/eval/evaluate.ts';
 import { compress } from '../compression/pipeline.ts';
+import { reportForDatabase } from '../compression/report.ts';
 import { collectSimilarity } from '../compression/statistics.ts';
 import type { VariantEvaluation } from '../db/schema.ts';
 import { UnsupportedModel } from '../errors.ts';
@@ -143,7 +144,10 @@ export async function runJob(ctx: JobContext): Promise<VariantResult[]> {
     step(`evaluate:${method}`, base + share * 0.6);
     const ev = await evaluate(loaded, original);
     step(`publish:${method}`, base + share * 0.85);
-    results.push(await publish(variantName(method, L - loaded.model.layers.length, L), method, loaded, report as unknown as Record<string, unknown>, ev));
+    // report.json in the bucket is complete; the completion (a JSON request, then a database row) carries the summary
+    const name = variantName(method, L - loaded.model.layers.length, L);
+    const published = await publish(name, method, loaded, report as unknown as Record<string, unknown>, ev);
+    results.push({ ...published, report: reportForDatabase(report) as unknown as Record<string, unknown> });
   }
   step('finishing', 1);
   await store.deletePrefix(`${STAGING_PREFIX}job-${job.id}-`);
