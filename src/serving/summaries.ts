@@ -44,8 +44,8 @@ export interface SummaryStore {
   /** Deletes rows of minutes before `before`; returns how many went. */
   sweep(before: number): Promise<number>;
   /**
-   * Replaces, hour by hour and each hour in one transaction, every row of the hours that end before
-   * `before` with the rows `merge` makes of them. Returns the hours compacted.
+   * Replaces, hour by hour (and variant by variant), each in one transaction, every row of the hours that
+   * end before `before` with the rows `merge` makes of them. Returns the (hour, variant) pairs compacted.
    */
   compact?(before: number, merge: (rows: SummaryRow[], hour: number) => SummaryRow[]): Promise<number>;
 }
