@@ -50,6 +50,25 @@ export interface SummaryStore {
   compact?(before: number, merge: (rows: SummaryRow[], hour: number) => SummaryRow[]): Promise<number>;
 }
 
+/**
+ * Bounds of one call to the summary store's HTTP endpoints (routes/summaries.ts), which its client
+ * (platform/http-summary-store.ts) keeps to.
+ */
+export const SUMMARY_CALL_LIMITS = {
+  /** Rows per upsert. */
+  upsertRows: 500,
+  /** JSON bytes per upsert the client sends (the endpoint's own limit is FLATGATE_MAX_REQUEST_BYTES). */
+  upsertBytes: 256 * 1024,
+  /** Rows per page read. */
+  pageRows: 500,
+  /** Variants per read. */
+  readVariants: 64,
+  /** Base64 characters of one sketch (a 1% sketch of real latencies is a few KB). */
+  sketchChars: 65_536,
+  /** (hour, variant) pairs compacted per call. */
+  compactPairs: 12,
+} as const;
+
 /** Upper bounds of the prompt- and output-length buckets (tokens); the last bucket is open. */
 export const LENGTH_EDGES = [16, 64, 256, 1024] as const;
 
