@@ -34,7 +34,8 @@ export const summaryRowSchema = z
     variant: name(300),
     measure: name(400),
     count: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
-    sum: z.number(),
+    // every measure adds non-negative values (seconds, tokens, rates, agreement)
+    sum: z.number().min(0),
     sketch: z.string().max(LIMITS.sketchChars).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64').nullable(),
   })
   .strict()

@@ -189,6 +189,7 @@ describe('the summary endpoints refuse what a gateway would never send, in OpenA
       [{ rows: [{ ...good(), count: '2' }] }, 'rows.0.count'],
       [{ rows: [{ ...good(), count: 1.5 }] }, 'rows.0.count'],
       [{ rows: [{ ...good(), sum: 'NaN' }] }, 'rows.0.sum'],
+      [{ rows: [{ ...good(), sum: -1 }] }, 'rows.0.sum'],
       [{ rows: [{ ...good(), minute: now() + 1 }] }, 'rows.0.minute'],
       [{ rows: [{ ...good(), minute: now() - 3 * HOUR_MS }] }, 'rows.0.minute'],
       [{ rows: [{ ...good(), minute: now() + HOUR_MS }] }, 'rows.0.minute'],
