@@ -12,6 +12,7 @@ import { jsonBodyLimit } from './routes/json-body-limit.ts';
 import { handleErrorsAsOpenAI } from './routes/openai-error.ts';
 import { hooksRoute } from './routes/hooks.ts';
 import { jobsRoute } from './routes/jobs.ts';
+import { summariesRoute } from './routes/summaries.ts';
 import { modelDetailsRoute } from './routes/model-details.ts';
 import { servedModelDetailsRoute } from './routes/served-model-details.ts';
 import { uploadsRoute } from './routes/uploads.ts';
@@ -97,6 +98,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     app.route('/', uploadsRoute);
     app.route('/', hooksRoute);
     app.route('/', jobsRoute);
+    app.route('/', summariesRoute);
   }
   app.route('/', modelsRoute);
   app.route('/', completionsRoute);

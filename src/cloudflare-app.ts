@@ -1,5 +1,5 @@
 /**
- * @module The Cloudflare Worker's app: the shared job, hook and model-details routers, the Worker's own
+ * @module The Cloudflare Worker's app: the shared job, hook, summary and model-details routers, the Worker's own
  * upload, catalog and inference-forwarding routers, the same access control and the same error shape
  * as the Node app. Imports nothing Node-only (no model pool, no onnxruntime, no filesystem).
  */
@@ -17,6 +17,7 @@ import { jsonBodyLimit } from './routes/json-body-limit.ts';
 import { handleErrorsAsOpenAI } from './routes/openai-error.ts';
 import { r2UploadsRoute } from './routes/r2-uploads.ts';
 import { servingProxyRoute } from './routes/serving-proxy.ts';
+import { summariesRoute } from './routes/summaries.ts';
 
 const auths = new WeakMap<CloudflarePlatform, MiddlewareHandler<SharedAppEnv>>();
 
@@ -52,6 +53,8 @@ export function createCloudflareApp(log: (msg: string, err?: unknown) => void = 
   app.route('/', modelDetailsRoute);
   app.route('/', hooksRoute);
   app.route('/', jobsRoute);
+  // the serving containers' request summaries: D1 is their store (platform/http-summary-store.ts)
+  app.route('/', summariesRoute);
   app.route('/', openApiRoute());
   handleErrorsAsOpenAI(app, log);
   return app;

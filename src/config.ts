@@ -104,6 +104,12 @@ export interface Config {
   /** How often a gateway writes its per-minute request summaries to the database, and how long they are kept. */
   summaryFlushMs: number;
   summaryRetentionMs: number;
+  /**
+   * Where this gateway keeps its request summaries when it has no share of the database: the base URL
+   * of a gateway or the Cloudflare Worker whose `/v1/worker/summaries` endpoints (worker token) store
+   * them (the serving containers get the Worker's). Null: this gateway's own database.
+   */
+  summaryUrl: string | null;
   /** Job queue: lease length, attempts before dead letter, first retry delay (doubles each time). */
   jobs: { leaseMs: number; maxAttempts: number; retryBaseMs: number };
 }
@@ -222,6 +228,17 @@ export const SETTINGS = {
   presignedExpirySeconds: int('FLATGATE_PRESIGNED_EXPIRY_S', 86_400, 1, 7 * 86_400, 'gateway', 'Lifetime of presigned multipart uploads, in seconds (also enforced on completion).'),
   summaryFlushMs: int('FLATGATE_SUMMARY_FLUSH_MS', 10_000, 100, 3_600_000, 'gateway', 'How often a gateway writes its per-minute request summaries (the comparison\'s data) to the database, in ms.'),
   summaryRetentionMs: custom('FLATGATE_SUMMARY_RETENTION_HOURS', '192 (8 days)', 'gateway', 'How long request summaries are kept, in hours (at least 25, so the 24 h window is whole).', (v, problems) => int('FLATGATE_SUMMARY_RETENTION_HOURS', 192, 25, 24 * 366, 'gateway', '').parse(v, problems) * 3_600_000),
+  summaryUrl: custom<string | null>('FLATGATE_SUMMARY_URL', '(none: this gateway\'s database)', 'gateway', 'Base URL of the gateway or Cloudflare Worker that keeps this gateway\'s request summaries (its `/v1/worker/summaries` endpoints, with `FLATGATE_WORKER_TOKEN`), for serving nodes without a share of the database. The Cloudflare serving containers get the Worker\'s URL: this var on the Worker when set, else the origin of the request that started the container.', (v, problems) => {
+    if (unset(v)) return null;
+    let url: URL | null = null;
+    try {
+      url = new URL(v);
+    } catch {
+      // reported below
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) problems.push(`FLATGATE_SUMMARY_URL=${JSON.stringify(v)} must be an http(s) URL`);
+    return v;
+  }),
   jobLeaseMs: int('FLATGATE_JOB_LEASE_MS', 60_000, 100, 86_400_000, 'gateway', 'A worker\'s lease on a job, renewed by heartbeats (ms).'),
   jobMaxAttempts: int('FLATGATE_JOB_MAX_ATTEMPTS', 3, 1, 100, 'gateway', 'Attempts before a job is dead-lettered and its model marked failed.'),
   jobRetryBaseMs: int('FLATGATE_JOB_RETRY_BASE_MS', 5_000, 0, 86_400_000, 'gateway', 'Delay before the first retry (ms; doubles each time).'),
@@ -242,6 +259,8 @@ type Values = { [K in keyof typeof SETTINGS]: ReturnType<(typeof SETTINGS)[K]['p
 export function loadConfig(raw: Record<string, string | undefined>): Readonly<Config> {
   const problems: string[] = [];
   const v = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [k, s.parse(raw[s.name], problems)])) as Values;
+  // the summary endpoints take the worker token; a made-up one would never match the store's
+  if (v.summaryUrl && !v.workerToken) problems.push('FLATGATE_SUMMARY_URL needs FLATGATE_WORKER_TOKEN (the token of the gateway or Worker it names)');
   if (problems.length) throw new ConfigError(`Invalid environment: ${problems.join('; ')}`);
   return Object.freeze({
     port: v.port,
@@ -285,6 +304,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     presignedExpirySeconds: v.presignedExpirySeconds,
     summaryFlushMs: v.summaryFlushMs,
     summaryRetentionMs: v.summaryRetentionMs,
+    summaryUrl: v.summaryUrl,
     jobs: { leaseMs: v.jobLeaseMs, maxAttempts: v.jobMaxAttempts, retryBaseMs: v.jobRetryBaseMs },
   });
 }

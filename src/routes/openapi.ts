@@ -13,6 +13,7 @@ import { scopeOf } from './auth.ts';
 import { DOCS_PAGE } from './openapi-page.ts';
 import * as res from './openapi-schemas.ts';
 import { benchmarkRequest, chatRequest, completionRequest, criteriaRequest, detokenizeRequest, routeRequest, tokenizeRequest } from './schemas.ts';
+import { summaryBeforeSchema, summaryReadSchema, summaryUpsertSchema } from './summaries.ts';
 
 /** One documented route. `path` is written as Hono writes it (`/v1/models/:id`). */
 export interface ApiRoute {
@@ -66,6 +67,10 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'post', path: '/v1/worker/jobs/:id/complete', summary: 'Report a finished job and its variants', caller: 'worker', body: res.anyObject, response: res.anyObject },
   { method: 'post', path: '/v1/worker/jobs/:id/fail', summary: 'Report a failed job', caller: 'worker', body: res.anyObject, response: res.anyObject },
   { method: 'post', path: '/v1/worker/serve', summary: 'A serving container announces the variants it serves', caller: 'worker', body: res.anyObject, response: res.anyObject },
+  { method: 'post', path: '/v1/worker/summaries', summary: "A serving node upserts its per-minute request summaries (at most 500 rows)", caller: 'worker', body: summaryUpsertSchema, response: res.anyObject },
+  { method: 'post', path: '/v1/worker/summaries/read', summary: "Every gateway's summary rows of some variants since a minute, a page at a time", caller: 'worker', body: summaryReadSchema, response: res.anyObject },
+  { method: 'post', path: '/v1/worker/summaries/sweep', summary: 'Drop summary rows older than a time (never within 25 hours)', caller: 'worker', body: summaryBeforeSchema, response: res.anyObject },
+  { method: 'post', path: '/v1/worker/summaries/compact', summary: 'Roll closed hours of summaries up (a bounded number per call)', caller: 'worker', body: summaryBeforeSchema, response: res.anyObject },
 ];
 
 /** `/v1/models/:id` -> `/v1/models/{id}`. */

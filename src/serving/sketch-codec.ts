@@ -23,8 +23,8 @@ export function decodeSketch(text: string): DDSketch {
 /** The fields of DDSketch's protobuf message that merging needs (the library's own compiled message). */
 interface ProtoSketch {
   mapping: { gamma: number; indexOffset: number; interpolation: number };
-  positiveValues: { contiguousBinCounts: number[]; contiguousBinIndexOffset: number } | null;
-  negativeValues: { contiguousBinCounts: number[] } | null;
+  positiveValues: { contiguousBinCounts: number[]; contiguousBinIndexOffset: number; binCounts?: Record<string, number> } | null;
+  negativeValues: { contiguousBinCounts: number[]; binCounts?: Record<string, number> } | null;
   zeroCount: number;
 }
 const Proto = (compiledProto as unknown as { DDSketch: { decode(b: Uint8Array): ProtoSketch } }).DDSketch;
@@ -64,6 +64,35 @@ export function mergeEncoded(acc: DDSketch, text: string): void {
   }
   acc.zeroCount += p.zeroCount ?? 0;
   acc.count += n;
+}
+
+const MAX_BIN_KEY = 4096;
+
+/**
+ * The count of a stored sketch when it is one a gateway could have written (our mapping, no negative
+ * values, finite non-negative bins), else null: a sketch from outside is checked before it is stored,
+ * since one that cannot merge would break every later read of its variant.
+ */
+export function storedSketchCount(text: string): number | null {
+  try {
+    const p = Proto.decode(bytesOf(text));
+    reference ??= Proto.decode(newSketch().toProto()).mapping;
+    const m = p.mapping;
+    if (!m || m.gamma !== reference.gamma || m.indexOffset !== reference.indexOffset || m.interpolation !== reference.interpolation) return null;
+    if ((p.negativeValues?.contiguousBinCounts.length ?? 0) > 0 || Object.keys(p.negativeValues?.binCounts ?? {}).length > 0) return null;
+    // the sparse form is never written by toProto() and the fast merge does not read it
+    if (Object.keys(p.positiveValues?.binCounts ?? {}).length > 0) return null;
+    const bins = p.positiveValues?.contiguousBinCounts ?? [];
+    const counts = [p.zeroCount ?? 0, ...bins];
+    if (!counts.every((c) => Number.isFinite(c) && c >= 0)) return null;
+    // bins far apart make a merged store span the gap: keys stay where real values land (|key| <= 4096
+    // at 1% accuracy covers about 1e-35 .. 1e35)
+    const first = p.positiveValues?.contiguousBinIndexOffset ?? 0;
+    if (!Number.isInteger(first) || first < -MAX_BIN_KEY || first + bins.length - 1 > MAX_BIN_KEY) return null;
+    return counts.reduce((a, b) => a + b, 0);
+  } catch {
+    return null;
+  }
 }
 
 /** A new, empty sketch at the summaries' accuracy. */

@@ -208,18 +208,29 @@ describe('per-minute request summaries', () => {
     b.close();
   });
 
-  it('drops a minute it could not write within the horizon rather than count it twice', async () => {
+  it('drops a minute it could not write within the horizon rather than count it twice, and says how many requests went', async () => {
     const store = new MemorySummaryStore();
     let now = 100 * MINUTE_MS;
     let fail = true;
     const rec = new SummaryRecorder({ upsert: (rows) => (fail ? Promise.reject(new Error('down')) : store.upsert(rows)), read: store.read.bind(store), sweep: store.sweep.bind(store) }, 'gw', 86_400_000, () => now);
-    rec.sample({ model: 'm', variant: 'm', at: now, queue: 0, ttft: null, itl: [], e2e: 0.1, promptTokens: 1, completionTokens: 0 });
+    const logged: string[] = [];
+    rec.start(3_600_000, (msg) => logged.push(msg));
+    const sample = (at: number) => ({ model: 'm', variant: 'm', at, queue: 0, ttft: null, itl: [], e2e: 0.1, promptTokens: 1, completionTokens: 0 });
+    rec.sample(sample(now));
+    // one request of the minute was written; two more that came after it were not
+    fail = false;
+    await rec.flush();
+    fail = true;
+    rec.sample(sample(now));
+    rec.sample(sample(now));
     await expect(rec.flush()).rejects.toThrow('down');
     now += WRITE_HORIZON_MS + MINUTE_MS;
     fail = false;
     await rec.flush();
-    rec.sample({ model: 'm', variant: 'm', at: now, queue: 0, ttft: null, itl: [], e2e: 0.1, promptTokens: 1, completionTokens: 0 });
-    await rec.flush();
-    expect(mergeRows(await store.read(['m'], 0)).get('m')!.get('requests')!.count).toBe(1);
+    expect(rec.dropped).toBe(2);
+    expect(logged).toEqual([expect.stringContaining('dropped the summaries of 2 requests')]);
+    rec.sample(sample(now));
+    await rec.stop();
+    expect(mergeRows(await store.read(['m'], 0)).get('m')!.get('requests')!.count).toBe(2);
   });
 });

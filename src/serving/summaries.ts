@@ -44,11 +44,30 @@ export interface SummaryStore {
   /** Deletes rows of minutes before `before`; returns how many went. */
   sweep(before: number): Promise<number>;
   /**
-   * Replaces, hour by hour and each hour in one transaction, every row of the hours that end before
-   * `before` with the rows `merge` makes of them. Returns the hours compacted.
+   * Replaces, hour by hour (and variant by variant), each in one transaction, every row of the hours that
+   * end before `before` with the rows `merge` makes of them. Returns the (hour, variant) pairs compacted.
    */
   compact?(before: number, merge: (rows: SummaryRow[], hour: number) => SummaryRow[]): Promise<number>;
 }
+
+/**
+ * Bounds of one call to the summary store's HTTP endpoints (routes/summaries.ts), which its client
+ * (platform/http-summary-store.ts) keeps to.
+ */
+export const SUMMARY_CALL_LIMITS = {
+  /** Rows per upsert. */
+  upsertRows: 500,
+  /** JSON bytes per upsert the client sends (the endpoint's own limit is FLATGATE_MAX_REQUEST_BYTES). */
+  upsertBytes: 256 * 1024,
+  /** Rows per page read. */
+  pageRows: 500,
+  /** Variants per read. */
+  readVariants: 64,
+  /** Base64 characters of one sketch (a 1% sketch of real latencies is a few KB). */
+  sketchChars: 65_536,
+  /** (hour, variant) pairs compacted per call. */
+  compactPairs: 12,
+} as const;
 
 /** Upper bounds of the prompt- and output-length buckets (tokens); the last bucket is open. */
 export const LENGTH_EDGES = [16, 64, 256, 1024] as const;
@@ -108,6 +127,8 @@ interface Cell {
   sum: number;
   sketch: DDSketch | null;
   dirty: boolean;
+  /** The count the store has of this cell (its last write that went through). */
+  stored: number;
 }
 
 /**
@@ -121,6 +142,9 @@ export class SummaryRecorder {
   private timer: ReturnType<typeof setInterval> | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private lastSweep = 0;
+  private log: (msg: string, err?: unknown) => void = (msg) => console.error(`flatgate: ${msg}`);
+  /** Requests whose summaries were given up: their minute could not be written within the horizon. */
+  dropped = 0;
 
   /**
    * @param store where rows go
@@ -138,7 +162,7 @@ export class SummaryRecorder {
     const key = `${minute}\u0000${variant}\u0000${measure}`;
     let cell = this.cells.get(key);
     if (!cell) {
-      cell = { count: 0, sum: 0, sketch: sketched ? newSketch() : null, dirty: true };
+      cell = { count: 0, sum: 0, sketch: sketched ? newSketch() : null, dirty: true, stored: 0 };
       this.cells.set(key, cell);
     }
     cell.count++;
@@ -178,24 +202,37 @@ export class SummaryRecorder {
   }
 
   private async flushNow(): Promise<void> {
-    // past the horizon its hour may be compacted: writing it again would count it twice, so it is dropped
+    // past the horizon its hour may be compacted: writing it again would count it twice, so it is dropped,
+    // and said so (the store was unreachable for an hour)
     const horizon = this.clock() - WRITE_HORIZON_MS;
-    for (const key of this.cells.keys()) if (Number(key.split('\u0000')[0]) < horizon) this.cells.delete(key);
+    let lost = 0;
+    for (const [key, cell] of this.cells) {
+      const [minute, , measure] = key.split('\u0000');
+      if (Number(minute) >= horizon) continue;
+      if (measure === 'requests') lost += cell.count - cell.stored;
+      this.cells.delete(key);
+    }
+    if (lost > 0) {
+      this.dropped += lost;
+      this.log(`dropped the summaries of ${lost} requests: the store took none of their minutes' writes within ${WRITE_HORIZON_MS / MINUTE_MS} minutes`);
+    }
     const rows: SummaryRow[] = [];
-    const written: Cell[] = [];
+    const written: [Cell, number][] = [];
     for (const [key, cell] of this.cells) {
       if (!cell.dirty) continue;
       const [minute, variant, measure] = key.split('\u0000');
       rows.push({ gateway: this.gateway, minute: Number(minute), variant, measure, count: cell.count, sum: cell.sum, sketch: cell.sketch ? encodeSketch(cell.sketch) : null });
       cell.dirty = false;
-      written.push(cell);
+      written.push([cell, cell.count]);
     }
     try {
       if (rows.length) await this.store.upsert(rows);
     } catch (err) {
-      for (const cell of written) cell.dirty = true;
+      // kept, and written whole at the next flush (each write replaces the gateway's row)
+      for (const [cell] of written) cell.dirty = true;
       throw err;
     }
+    for (const [cell, count] of written) cell.stored = count;
     const now = this.clock();
     const open = Math.floor(now / MINUTE_MS) * MINUTE_MS;
     for (const [key, cell] of this.cells) if (!cell.dirty && Number(key.split('\u0000')[0]) < open) this.cells.delete(key);
@@ -206,8 +243,12 @@ export class SummaryRecorder {
     }
   }
 
-  /** Flushes every `intervalMs` until stopped; errors go to `log` and the rows are retried next time. */
-  start(intervalMs: number, log: (msg: string, err?: unknown) => void = () => undefined): void {
+  /**
+   * Flushes every `intervalMs` until stopped; errors go to `log` (and so do dropped minutes), and the
+   * rows are retried next time.
+   */
+  start(intervalMs: number, log: (msg: string, err?: unknown) => void = this.log): void {
+    this.log = log;
     this.timer ??= setInterval(() => this.flush().catch((err) => log('cannot flush request summaries', err)), intervalMs);
     this.timer.unref?.();
   }
