@@ -24,7 +24,8 @@ let store: ObjectStore;
 let shared: SharedStores;
 let gw: GatewayProcess | null = null;
 const dataDir = () => join(dir, 'data');
-const ENV = { FLATGATE_PRESIGNED_EXPIRY_S: '1', FLATGATE_JOB_LEASE_MS: '1500', FLATGATE_JOB_RETRY_BASE_MS: '100' };
+// presigned URLs live 3 s: long enough for a PUT on a loaded CI machine (1 s was not), short enough to wait out
+const ENV = { FLATGATE_PRESIGNED_EXPIRY_S: '3', FLATGATE_JOB_LEASE_MS: '1500', FLATGATE_JOB_RETRY_BASE_MS: '100' };
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'fg-crash-'));
@@ -133,7 +134,7 @@ it('a presigned upload completed after its expiry is refused (410) and leaves no
   const put = await fetch(up.parts[0].url, { method: 'PUT', body: new Uint8Array(1000).fill(1) });
   expect(put.status).toBe(200);
   const etag = put.headers.get('etag')!;
-  await new Promise((r) => setTimeout(r, 1200));
+  await new Promise((r) => setTimeout(r, 3200));
   const res = await fetch(`${gw!.url}/v1/uploads/multipart/${up.id}/complete`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -147,7 +148,7 @@ it('a presigned upload completed after its expiry is refused (410) and leaves no
   const abandoned = await presign('abandoned');
   await fetch(abandoned.parts[0].url, { method: 'PUT', body: new Uint8Array(1000).fill(2) });
   expect((await store.openMultipartUploads('')).length).toBe(1);
-  await new Promise((r) => setTimeout(r, 1200));
+  await new Promise((r) => setTimeout(r, 3200));
   await gw!.stop();
   gw = await startGatewayProcess('G4', dataDir(), shared, ENV);
   await eventually(async () => (gw!.logs.join('').includes('"expiredUploads":["') ? true : undefined), 20_000, 'the start-up sweep');
