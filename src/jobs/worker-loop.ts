@@ -31,8 +31,12 @@ export interface WorkerOptions {
   log?: (msg: string) => void;
 }
 
-/** Errors that retrying cannot fix: the upload itself is bad. */
+/**
+ * Errors that retrying cannot fix: the upload itself is bad, or the gateway refused the completion as
+ * malformed or too large (400, 413), which running the whole job again would only send again.
+ */
 export function isPermanent(err: unknown): boolean {
+  if (err instanceof GatewayError) return err.httpStatus === 400 || err.httpStatus === 413;
   return err instanceof FlatgateError && err.type === 'invalid_request_error';
 }
 
