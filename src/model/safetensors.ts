@@ -241,8 +241,13 @@ export function decodeSafetensors(bytes: Uint8Array, file = '<buffer>', opts: Re
   return out;
 }
 
-/** The bytes of one tensor stored as `dtype` (little-endian). */
-function tensorBytes(t: TensorToWrite): Uint8Array {
+/**
+ * The bytes of one tensor stored as `dtype` (little-endian). Its length is checked here, as it is
+ * written, not in the header: a tensor whose data is read on access is then read once.
+ */
+function tensorBytes(t: TensorToWrite, file: string): Uint8Array {
+  const count = t.shape.reduce((a, b) => a * b, 1);
+  if (count !== t.data.length) throw new InvalidModelFile(file, `tensor '${t.name}' has shape [${t.shape.join(', ')}] but ${t.data.length} values`);
   if (t.dtype === 'F32') return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   const halves = t.dtype === 'F16' ? f32ToF16Array(t.data) : f32ToBf16Array(t.data);
   return new Uint8Array(halves.buffer, halves.byteOffset, halves.byteLength);
@@ -255,9 +260,7 @@ function encodeHeader(tensors: TensorToWrite[], metadata: Record<string, string>
   let offset = 0;
   for (const t of tensors) {
     const count = t.shape.reduce((a, b) => a * b, 1);
-    if (!t.shape.every(isCount) || count !== t.data.length) {
-      throw new InvalidModelFile(file, `tensor '${t.name}' has shape [${t.shape.join(', ')}] but ${t.data.length} values`);
-    }
+    if (!t.shape.every(isCount)) throw new InvalidModelFile(file, `tensor '${t.name}' shape must be a list of non-negative integers`);
     if (t.name === '__metadata__' || Object.hasOwn(header, t.name)) throw new InvalidModelFile(file, `duplicate tensor name '${t.name}'`);
     const bytes = count * (DTYPE_BYTES[t.dtype] ?? 4);
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
@@ -273,7 +276,7 @@ function encodeHeader(tensors: TensorToWrite[], metadata: Record<string, string>
 
 /** A whole safetensors file in memory (for small files and tests). */
 export function encodeSafetensors(tensors: TensorToWrite[], metadata?: Record<string, string>): Uint8Array {
-  const parts = [encodeHeader(tensors, metadata, '<buffer>'), ...tensors.map(tensorBytes)];
+  const parts = [encodeHeader(tensors, metadata, '<buffer>'), ...tensors.map((t) => tensorBytes(t, '<buffer>'))];
   const out = new Uint8Array(parts.reduce((a, p) => a + p.byteLength, 0));
   let at = 0;
   for (const p of parts) {
@@ -294,7 +297,7 @@ export async function writeSafetensors(file: string, tensors: TensorToWrite[], m
   const fh = await open(tmp, 'w');
   try {
     await fh.write(header);
-    for (const t of tensors) await fh.write(tensorBytes(t));
+    for (const t of tensors) await fh.write(tensorBytes(t, file));
     await fh.close();
     await rename(tmp, file);
   } catch (err) {

@@ -4,8 +4,8 @@ import { forward64, logSoftmax64 } from '../../../test/reference/forward64.ts';
 import type { LlamaModel } from '../../model/types.ts';
 import { createDecoderSession } from '../../serving/session/local-backend.ts';
 import { createStreamedDecoder } from '../layer-stream.ts';
-import { encodePair, evaluateMultipleChoice, loglikelihoods, predictions, type ScoringTokenizer } from './multiple-choice.ts';
-import type { LoglikelihoodRequest, MultipleChoiceExample } from './task-types.ts';
+import { choiceAccuracy, encodePair, loglikelihoods, predictions, type ScoringTokenizer } from './multiple-choice.ts';
+import { requestsOf, type LoglikelihoodRequest, type MultipleChoiceExample } from './task-types.ts';
 
 /** A toy tokenizer (ids < 100): one token per character, except that " " + a lower-case letter is one token. */
 const tok: ScoringTokenizer = {
@@ -116,7 +116,7 @@ describe('accuracy the harness way', () => {
     expect(predictions([-3, -3], ['ab', 'cd'])).toEqual({ pred: 0, predNorm: 0 });
   });
 
-  it('evaluateMultipleChoice counts hits from the reference log-likelihoods', async () => {
+  it('choiceAccuracy counts hits from the reference log-likelihoods', async () => {
     const model = randomModel({ seed: 13 });
     const s = await createDecoderSession(model, { threads: 1, provider: 'cpu' });
     const examples: MultipleChoiceExample[] = [
@@ -140,8 +140,9 @@ describe('accuracy the harness way', () => {
     }
     // binomial standard errors sqrt(p(1-p)/n), written out here
     const se = (k: number) => Math.sqrt((k / 4) * (1 - k / 4) / 4);
-    expect(await evaluateMultipleChoice(s, tok, examples, ['acc', 'acc_norm'])).toEqual({ acc: hits / 4, acc_stderr: se(hits), acc_norm: hitsNorm / 4, acc_norm_stderr: se(hitsNorm), n: 4 });
-    expect(await evaluateMultipleChoice(s, tok, examples, ['acc'])).toEqual({ acc: hits / 4, acc_stderr: se(hits), n: 4 });
+    const lls = await loglikelihoods(s, tok, examples.flatMap(requestsOf));
+    expect(choiceAccuracy(examples, lls, ['acc', 'acc_norm'])).toEqual({ acc: hits / 4, acc_stderr: se(hits), acc_norm: hitsNorm / 4, acc_norm_stderr: se(hitsNorm), n: 4 });
+    expect(choiceAccuracy(examples, lls, ['acc'])).toEqual({ acc: hits / 4, acc_stderr: se(hits), n: 4 });
     await s.release();
   });
 });

@@ -10,12 +10,12 @@ import type { Tokenizer } from '../../model/types.ts';
 import { argmax, logSoftmax } from '../../serving/generate/sampling.ts';
 import type { DecoderSession } from '../../serving/session/backend.ts';
 import type { TokenBatch } from '../layer-stream.ts';
-import { binomialStderr, requestsOf, type ChoiceMetric, type LoglikelihoodRequest, type MultipleChoiceExample, type TaskScore } from './task-types.ts';
+import { binomialStderr, type ChoiceMetric, type LoglikelihoodRequest, type MultipleChoiceExample, type TaskScore } from './task-types.ts';
 
 /** What scoring needs from a tokenizer. */
 export type ScoringTokenizer = Pick<Tokenizer, 'encode' | 'bosId'>;
 
-/** Options of {@link loglikelihoods} and {@link evaluateMultipleChoice}. */
+/** Options of {@link loglikelihoods}. */
 export interface ScoringOptions {
   /** Prepend BOS to every context (the harness's `add_bos_token`; off by default, as there). */
   bos?: boolean;
@@ -180,19 +180,4 @@ export function choiceAccuracy(examples: readonly MultipleChoiceExample[], lls: 
   const n = examples.length;
   const acc = { acc: hits / n, acc_stderr: binomialStderr(hits / n, n) };
   return metrics.includes('acc_norm') ? { ...acc, acc_norm: hitsNorm / n, acc_norm_stderr: binomialStderr(hitsNorm / n, n), n } : { ...acc, n };
-}
-
-/**
- * Accuracy on `examples` (all of them; slice for a limit), with the metrics asked for.
- * @example const { acc, acc_norm, n } = await evaluateMultipleChoice(session, tok, await loadTask('piqa'), ['acc', 'acc_norm']);
- */
-export async function evaluateMultipleChoice(
-  decoder: DecoderSession | BatchDecoderFactory,
-  tok: ScoringTokenizer,
-  examples: readonly MultipleChoiceExample[],
-  metrics: readonly ChoiceMetric[],
-  opts: ScoringOptions = {},
-): Promise<TaskScore> {
-  if (examples.length === 0) throw new InvalidRequest('no examples to evaluate', 'limit');
-  return choiceAccuracy(examples, await loglikelihoods(decoder, tok, examples.flatMap(requestsOf), opts), metrics);
 }
