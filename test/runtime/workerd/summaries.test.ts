@@ -29,7 +29,7 @@ import { ObjectStore } from '../../../src/storage/object-store.ts';
 import { publishFolder } from '../../../src/storage/publish-folder.ts';
 import { STORIES, withoutBlock } from '../../api/gateway-server.ts';
 import { eventually, startGatewayProcess, type GatewayProcess } from '../../multi-gateway/gateway-process.ts';
-import { runWrangler, startWranglerDev, wranglerSandbox, type WranglerDev, type WranglerSandbox } from './wrangler-harness.ts';
+import { listenLocal, migrateLocalD1, runWrangler, startWranglerDev, wranglerSandbox, type WranglerDev, type WranglerSandbox } from './wrangler-harness.ts';
 
 const WORKER_TOKEN = `wt-${randomBytes(12).toString('hex')}`;
 const ADMIN_KEY = `fg-admin-${randomBytes(12).toString('hex')}`;
@@ -118,12 +118,10 @@ describe('the Worker as the summary store of its serving containers', () => {
         }
       });
     });
-    await new Promise<void>((d) => proxy.listen(0, '127.0.0.1', () => d()));
-    const servingUrl = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+    const servingUrl = await listenLocal(proxy);
 
     sb = await wranglerSandbox();
-    const state = join(sb.dir, 'state');
-    const migrated = await runWrangler(sb, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state]);
+    const { state, ...migrated } = await migrateLocalD1(sb);
     expect(migrated.code, migrated.out).toBe(0);
     const values = SEEDED.map((r) => `(${[r.gateway, r.minute, r.variant, r.measure, r.count, r.sum, r.sketch, NOW].map(sqlText).join(', ')})`);
     await writeFile(join(sb.dir, 'seed.sql'), `INSERT INTO request_summaries (gateway, minute, variant, measure, count, sum, sketch, updated_at) VALUES ${values.join(',\n')};\n`);

@@ -12,7 +12,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runWrangler, startWranglerDev, wranglerSandbox, type WranglerDev, type WranglerSandbox } from './wrangler-harness.ts';
+import { listenLocal, migrateLocalD1, runWrangler, startWranglerDev, wranglerSandbox, type WranglerDev, type WranglerSandbox } from './wrangler-harness.ts';
 
 const WORKER_TOKEN = `wt-${randomBytes(12).toString('hex')}`;
 const ADMIN_KEY = `fg-admin-${randomBytes(12).toString('hex')}`;
@@ -60,12 +60,10 @@ describe('the Worker under wrangler dev', () => {
         res.end(JSON.stringify({ id: 'cmpl-stub', object: 'text_completion', choices: [{ index: 0, text: ' from the container', finish_reason: 'length' }] }));
       });
     });
-    await new Promise<void>((d) => serving.listen(0, '127.0.0.1', () => d()));
-    const servingUrl = `http://127.0.0.1:${(serving.address() as { port: number }).port}`;
+    const servingUrl = await listenLocal(serving);
 
     sb = await wranglerSandbox();
-    const state = join(sb.dir, 'state');
-    const migrated = await runWrangler(sb, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state]);
+    const { state, ...migrated } = await migrateLocalD1(sb);
     expect(migrated.code, migrated.out).toBe(0);
     expect(migrated.out).toContain('0000_init.sql');
     await writeFile(join(sb.dir, 'seed.tar'), seeded);

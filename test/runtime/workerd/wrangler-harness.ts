@@ -66,6 +66,18 @@ export function runWrangler(sb: WranglerSandbox, args: string[], timeoutMs = 60_
   });
 }
 
+/** Applies the D1 migrations to a local state folder `sb.dir/state`; returns it and wrangler's output. */
+export async function migrateLocalD1(sb: WranglerSandbox): Promise<{ state: string; code: number | null; out: string }> {
+  const state = join(sb.dir, 'state');
+  return { state, ...(await runWrangler(sb, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state])) };
+}
+
+/** Starts `server` on a free port of 127.0.0.1; resolves with its base URL. */
+export async function listenLocal(server: { listen(port: number, host: string, done: () => void): unknown; address(): unknown }): Promise<string> {
+  await new Promise<void>((d) => server.listen(0, '127.0.0.1', () => d()));
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
 /** A free TCP port on 127.0.0.1. */
 export function freePort(): Promise<number> {
   return new Promise((done, fail) => {
