@@ -26,7 +26,8 @@ export async function refitO(
   for (let i = 0; i < d; i++) trace += C[i * d + i];
   const lambda = (rho * trace) / d;
   const woByDim = new Float64Array(d * D);
-  for (let o = 0; o < D; o++) for (let c = 0; c < d; c++) woByDim[c * D + o] = wide.o.data[o * d + c];
+  const wo = wide.o.data;
+  for (let o = 0; o < D; o++) for (let c = 0; c < d; c++) woByDim[c * D + o] = wo[o * d + c];
   const rows = await ridgeCompensation(C, d, keep, complementOf(keep, d), lambda, woByDim, D, la);
   const k = keep.length;
   const data = new Float32Array(D * k);

@@ -9,9 +9,10 @@ import type { LayerWeights, LlamaModel, Matrix } from '../model/types.ts';
 export function embedRows(embed: Matrix, ids: readonly number[]): Float32Array {
   const D = embed.cols;
   const out = new Float32Array(ids.length * D);
+  const table = embed.data;
   ids.forEach((id, t) => {
     if (!(Number.isInteger(id) && id >= 0 && id < embed.rows)) throw new RangeError(`embedRows: token id ${id} out of range`);
-    out.set(embed.data.subarray(id * D, (id + 1) * D), t * D);
+    out.set(table.subarray(id * D, (id + 1) * D), t * D);
   });
   return out;
 }
@@ -29,6 +30,7 @@ export function addInto(acc: Float64Array, x: ArrayLike<number>): void {
 export function headLogits(model: LlamaModel, hidden: Float32Array, batch: number, seq: number, keep: number): Float32Array {
   const D = model.config.hiddenSize;
   const head = model.lmHead ?? model.embed;
+  const weights = head.data;
   const V = head.rows;
   const out = new Float32Array(batch * keep * V);
   const u = new Float64Array(D);
@@ -43,7 +45,7 @@ export function headLogits(model: LlamaModel, hidden: Float32Array, batch: numbe
       for (let v = 0; v < V; v++) {
         let s = 0;
         const w = v * D;
-        for (let c = 0; c < D; c++) s += head.data[w + c] * u[c];
+        for (let c = 0; c < D; c++) s += weights[w + c] * u[c];
         out[row + v] = s;
       }
     }

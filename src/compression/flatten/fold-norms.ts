@@ -7,10 +7,11 @@ import type { LayerWeights, Matrix } from '../../model/types.ts';
 /** A copy of `m` ([out, in]) with column c multiplied by gain[c]. */
 export function scaleColumns(m: Matrix, gain: ArrayLike<number>): Matrix {
   if (gain.length !== m.cols) throw new RangeError(`scaleColumns: gain has ${gain.length} entries, matrix has ${m.cols} columns`);
-  const data = new Float32Array(m.data.length);
+  const from = m.data;
+  const data = new Float32Array(from.length);
   for (let r = 0; r < m.rows; r++) {
     const base = r * m.cols;
-    for (let c = 0; c < m.cols; c++) data[base + c] = m.data[base + c] * gain[c];
+    for (let c = 0; c < m.cols; c++) data[base + c] = from[base + c] * gain[c];
   }
   return { rows: m.rows, cols: m.cols, data };
 }

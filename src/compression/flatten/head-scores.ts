@@ -9,9 +9,10 @@ import type { Matrix } from '../../model/types.ts';
 export function outputRowNorms(o: Matrix, numHeads: number, headDim: number): Float64Array {
   if (o.cols !== numHeads * headDim) throw new RangeError(`outputRowNorms: o has ${o.cols} columns, expected ${numHeads}x${headDim}`);
   const r = new Float64Array(o.cols);
+  const w = o.data;
   for (let row = 0; row < o.rows; row++) {
     const base = row * o.cols;
-    for (let c = 0; c < o.cols; c++) r[c] += o.data[base + c] * o.data[base + c];
+    for (let c = 0; c < o.cols; c++) r[c] += w[base + c] * w[base + c];
   }
   return r.map(Math.sqrt);
 }

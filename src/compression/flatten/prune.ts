@@ -22,10 +22,11 @@ export function selectRows(m: Matrix, rows: readonly number[]): Matrix {
 /** Columns of m ([out, in]) in the order of `cols`. */
 export function selectColumns(m: Matrix, cols: readonly number[]): Matrix {
   const data = new Float32Array(m.rows * cols.length);
+  const from = m.data;
   for (let r = 0; r < m.rows; r++) {
     const src = r * m.cols;
     const dst = r * cols.length;
-    for (let i = 0; i < cols.length; i++) data[dst + i] = m.data[src + cols[i]];
+    for (let i = 0; i < cols.length; i++) data[dst + i] = from[src + cols[i]];
   }
   return { rows: m.rows, cols: cols.length, data };
 }

@@ -9,9 +9,11 @@ import { ElemType, type GraphBuilder } from './builder.ts';
 /** Transposes an HF `[out, in]` weight into the `[in, out]` layout MatMul wants. */
 export function transposed(m: Matrix): Float32Array {
   const out = new Float32Array(m.rows * m.cols);
+  // `data` may be a getter (weights read on access): read it once, not per element
+  const data = m.data;
   for (let r = 0; r < m.rows; r++) {
     const row = r * m.cols;
-    for (let c = 0; c < m.cols; c++) out[c * m.rows + r] = m.data[row + c];
+    for (let c = 0; c < m.cols; c++) out[c * m.rows + r] = data[row + c];
   }
   return out;
 }
@@ -23,8 +25,9 @@ export function fusedTransposed(ms: Matrix[]): { data: Float32Array; cols: numbe
   const out = new Float32Array(rows * cols);
   let c0 = 0;
   for (const m of ms) {
+    const data = m.data;
     for (let r = 0; r < m.rows; r++) {
-      for (let k = 0; k < m.cols; k++) out[k * cols + c0 + r] = m.data[r * m.cols + k];
+      for (let k = 0; k < m.cols; k++) out[k * cols + c0 + r] = data[r * m.cols + k];
     }
     c0 += m.rows;
   }
