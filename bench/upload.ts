@@ -178,7 +178,7 @@ async function main(): Promise<void> {
     const out = {
       date: new Date().toISOString(),
       machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memoryGiB: round(totalmem() / 2 ** 30), node: process.version, loadAverageBefore: loadBefore, loadAverageAfter: loadavg().map((x) => round(x, 2)) },
-      settings: { model: MODEL, dtype: DTYPE, params, archive_bytes: archiveBytes, query: QUERY },
+      settings: { model: MODEL, dtype: DTYPE, params, archive_bytes: archiveBytes, query: QUERY, threads: arg('threads', 'default'), worker_threads: arg('worker-threads', 'default') },
       seconds: { prepare_archive: round(prepareS), upload: round(uploadS, 2), job: round(jobS), stages: perStage },
       transitions: stages.map((s) => ({ ...s, at: round(s.at, 2) })),
       peak_rss_mib: { gateway: mib(peak.gateway), worker: mib(peak.worker) },
