@@ -4,7 +4,7 @@
  * `echo` + `logprobs` path and compression's evaluation.
  */
 import { InvalidRequest } from '../errors.ts';
-import { logSoftmax, topLogprobs } from './generate/sampling.ts';
+import { logProbOf, logSoftmax, topLogprobs } from './generate/sampling.ts';
 import type { DecoderSession } from './session/backend.ts';
 
 /** Log-probabilities of `ids[1..]`, each given the ids before it, with optional top-k alternatives. */
@@ -97,7 +97,7 @@ export async function perplexity(
     for (let b = 0; b < windows.length; b++) {
       for (let t = 0; t < len; t++) {
         const row = (b * (len + 1) + t) * V;
-        nll -= logSoftmax(step.logits.subarray(row, row + V))[windows[b][t]];
+        nll -= logProbOf(step.logits.subarray(row, row + V), windows[b][t]);
         count++;
       }
     }

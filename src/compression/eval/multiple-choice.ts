@@ -7,7 +7,7 @@
  */
 import { InvalidRequest } from '../../errors.ts';
 import type { Tokenizer } from '../../model/types.ts';
-import { argmax, logSoftmax } from '../../serving/generate/sampling.ts';
+import { argmax, logProbOf } from '../../serving/generate/sampling.ts';
 import type { DecoderSession } from '../../serving/session/backend.ts';
 import type { TokenBatch } from '../layer-stream.ts';
 import { binomialStderr, type ChoiceMetric, type LoglikelihoodRequest, type MultipleChoiceExample, type TaskScore } from './task-types.ts';
@@ -130,7 +130,7 @@ export async function loglikelihoods(
         let sum = 0;
         targets.forEach((target, j) => {
           const row = (b * seq + input.length - targets.length + j) * V;
-          sum += logSoftmax(logits.subarray(row, row + V))[target];
+          sum += logProbOf(logits.subarray(row, row + V), target);
         });
         out[r] = sum;
       });
