@@ -22,8 +22,10 @@ const rootName = (model: string) => model.split(':')[0];
  * What this isolate last told serving about a model id's family, and until when that holds: re-told when
  * D1's ready variants or route change, or after a while (containers restart).
  */
-const announced = new Map<string, { until: number; what: string }>();
+const announced = new Map<string, { at: number; until: number; what: string }>();
 const ANNOUNCE_TTL_MS = 60_000;
+/** A forced re-announcement (serving answered model_not_found) happens at most this often per model id. */
+const FORCE_GAP_MS = 2_000;
 const ANNOUNCE_MAX = 4096;
 
 /**
@@ -31,14 +33,14 @@ const ANNOUNCE_MAX = 4096;
  * serve, and its A/B route: serving nodes have their own database, D1 is the truth. Sent again whenever
  * what D1 says changes (read on each request), and at least once a minute per isolate and model id.
  */
-async function announceFamily(c: Context<CloudflareAppEnv>, model: string, row: ModelRow): Promise<void> {
+async function announceFamily(c: Context<CloudflareAppEnv>, model: string, row: ModelRow, force = false): Promise<boolean> {
   const p = c.var.cloudflare;
   const [all, route] = await Promise.all([variantsOfModel(p.db, row.id), findAbRoute(p.db, row.name)]);
   const ready = all.filter((v) => v.status === 'ready');
-  if (ready.length === 0) return;
+  if (ready.length === 0) return false;
   const what = JSON.stringify([ready.map((v) => [v.id, v.createdAt]), route?.updatedAt ?? null]);
   const last = announced.get(model);
-  if (last && last.what === what && last.until > Date.now()) return;
+  if (last && last.what === what && (force ? last.at > Date.now() - FORCE_GAP_MS : last.until > Date.now())) return false;
   const variants = ready.map((v) => {
     const { modelId, ...rest } = publishedVariant(row, v);
     return { ...rest, model_id: modelId };
@@ -46,9 +48,17 @@ async function announceFamily(c: Context<CloudflareAppEnv>, model: string, row: 
   const body = { variants, route: { model: row.name, arms: route?.arms ?? [], shadow_rate: route?.shadowRate ?? 0 } };
   const headers = { authorization: `Bearer ${p.workerToken}`, 'content-type': 'application/json' };
   const res = await p.serving(new Request(new URL('/v1/worker/serve', c.req.url), { method: 'POST', headers, body: JSON.stringify(body) }), model);
-  if (!res.ok) return;
+  if (!res.ok) return false;
   if (announced.size >= ANNOUNCE_MAX) announced.clear();
-  announced.set(model, { until: Date.now() + ANNOUNCE_TTL_MS, what });
+  announced.set(model, { at: Date.now(), until: Date.now() + ANNOUNCE_TTL_MS, what });
+  return true;
+}
+
+/** Whether serving answered that it does not know the model (its error code, not any 404). */
+async function servingLacksModel(res: Response): Promise<boolean> {
+  if (res.status !== 404) return false;
+  const body = (await res.clone().json().catch(() => null)) as { error?: { code?: unknown } } | null;
+  return body?.error?.code === 'model_not_found';
 }
 
 /**
@@ -57,15 +67,23 @@ async function announceFamily(c: Context<CloudflareAppEnv>, model: string, row: 
  */
 async function forward(c: Context<CloudflareAppEnv>, model: string | null, body: string | null, manage = false): Promise<Response> {
   const p = c.var.cloudflare;
+  const row = model ? await findModelByName(p.db, rootName(model)) : null;
   if (model) {
-    const row = await findModelByName(p.db, rootName(model));
     if (!row || !(manage ? canManage : canUse)(c.var.principal, row.owner)) throw new ModelNotFound(model);
     await announceFamily(c, model, row);
   }
   const headers = new Headers(c.req.raw.headers);
   headers.delete('authorization');
   headers.delete('cookie');
-  return p.serving(new Request(c.req.url, { method: c.req.method, headers, body, signal: c.req.raw.signal }), model);
+  const send = () => p.serving(new Request(c.req.url, { method: c.req.method, headers, body, signal: c.req.raw.signal }), model);
+  const res = await send();
+  // a container that restarted since this isolate's last announcement knows nothing yet: tell it now
+  // and ask once more, rather than answer 404 for a model D1 serves until the announcement expires
+  if (model && row && (await servingLacksModel(res)) && (await announceFamily(c, model, row, true))) {
+    await res.body?.cancel();
+    return send();
+  }
+  return res;
 }
 
 async function withBodyModel(c: Context<CloudflareAppEnv>): Promise<Response> {

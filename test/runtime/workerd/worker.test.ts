@@ -30,6 +30,7 @@ describe('the Worker under wrangler dev', () => {
   let dev: WranglerDev;
   let serving: Server;
   const seen: Seen[] = [];
+  let restarted = false;
   const seeded = randomBytes(4096);
   const admin = { authorization: `Bearer ${ADMIN_KEY}` };
   const worker = { authorization: `Bearer ${WORKER_TOKEN}`, 'content-type': 'application/json' };
@@ -56,6 +57,13 @@ describe('the Worker under wrangler dev', () => {
       req.on('data', (d) => (body += d));
       req.on('end', () => {
         seen.push({ method: req.method!, url: req.url!, headers: req.headers, body });
+        // a restarted container knows no model until it is told what to serve
+        if (req.url === '/v1/worker/serve') restarted = false;
+        else if (restarted) {
+          res.writeHead(404, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { message: 'The model does not exist', type: 'not_found_error', param: 'model', code: 'model_not_found' } }));
+          return;
+        }
         res.writeHead(200, { 'content-type': 'application/json', 'x-flatgate-variant': 'seeded-llama' });
         res.end(JSON.stringify({ id: 'cmpl-stub', object: 'text_completion', choices: [{ index: 0, text: ' from the container', finish_reason: 'length' }] }));
       });
@@ -174,6 +182,26 @@ describe('the Worker under wrangler dev', () => {
     await call('/v1/completions', { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body });
     expect(seen.filter((r) => r.url === '/v1/worker/serve')).toHaveLength(1);
     expect((await json('/v1/chat/completions', { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: '{"messages":[]}' })).status).toBe(400);
+  });
+
+  it('tells a container that restarted (it answers model_not_found) what to serve, and forwards the request again', async () => {
+    const headers = { ...admin, 'content-type': 'application/json' };
+    const body = JSON.stringify({ model: 'direct:flat-50', prompt: 'Once', max_tokens: 2 });
+    const told = () => seen.filter((r) => r.url === '/v1/worker/serve').length;
+    await new Promise((d) => setTimeout(d, 2_100)); // past the gap between forced announcements
+    restarted = true;
+    const before = told();
+    const res = await call('/v1/completions', { method: 'POST', headers, body });
+    expect(res.status).toBe(200);
+    expect(told()).toBe(before + 1);
+    expect(seen.slice(-3).map((r) => r.url)).toEqual(['/v1/completions', '/v1/worker/serve', '/v1/completions']);
+    // forced announcements are spaced: a second miss right away is answered as serving answered it
+    restarted = true;
+    const again = await json('/v1/completions', { method: 'POST', headers, body });
+    expect(again.status).toBe(404);
+    expect(again.body!.error.code).toBe('model_not_found');
+    expect(told()).toBe(before + 1);
+    restarted = false;
   });
 
   it("forwards vLLM's tokenizer endpoints to serving with their model, without the caller key", async () => {
