@@ -13,6 +13,7 @@ import { handleErrorsAsOpenAI } from './routes/openai-error.ts';
 import { hooksRoute } from './routes/hooks.ts';
 import { jobsRoute } from './routes/jobs.ts';
 import { summariesRoute } from './routes/summaries.ts';
+import { benchmarksRoute } from './routes/benchmarks.ts';
 import { modelDetailsRoute } from './routes/model-details.ts';
 import { servedModelDetailsRoute } from './routes/served-model-details.ts';
 import { uploadsRoute } from './routes/uploads.ts';
@@ -23,7 +24,8 @@ import { AbRouter } from './serving/ab-router.ts';
 import type { InferenceDeps } from './serving/inference.ts';
 import { dbBenchmarkStore } from './db/queries/benchmark-results.ts';
 import { dbSummaryStore } from './db/queries/request-summaries.ts';
-import { MemoryBenchmarkStore, type BenchmarkStore } from './serving/benchmark.ts';
+import type { BenchmarkStore } from './serving/benchmark-result.ts';
+import { MemoryBenchmarkStore } from './serving/benchmark.ts';
 import { MetricsStore } from './serving/metrics.ts';
 import { MemorySummaryStore, SummaryRecorder } from './serving/summaries.ts';
 import { canUse } from './access/keys.ts';
@@ -99,6 +101,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     app.route('/', hooksRoute);
     app.route('/', jobsRoute);
     app.route('/', summariesRoute);
+    app.route('/', benchmarksRoute);
   }
   app.route('/', modelsRoute);
   app.route('/', completionsRoute);

@@ -1,7 +1,7 @@
 /**
- * @module The Cloudflare Worker's app: the shared job, hook, summary and model-details routers, the Worker's own
- * upload, catalog and inference-forwarding routers, the same access control and the same error shape
- * as the Node app. Imports nothing Node-only (no model pool, no onnxruntime, no filesystem).
+ * @module The Cloudflare Worker's app: the shared job, hook, summary, benchmark and model-details routers,
+ * the Worker's own upload, catalog and inference-forwarding routers, the same access control and the
+ * same error shape as the Node app. Imports nothing Node-only (no model pool, no onnxruntime, no filesystem).
  */
 import { openApiRoute } from './routes/openapi.ts';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
@@ -18,6 +18,7 @@ import { handleErrorsAsOpenAI } from './routes/openai-error.ts';
 import { r2UploadsRoute } from './routes/r2-uploads.ts';
 import { servingProxyRoute } from './routes/serving-proxy.ts';
 import { summariesRoute } from './routes/summaries.ts';
+import { benchmarksRoute } from './routes/benchmarks.ts';
 
 const auths = new WeakMap<CloudflarePlatform, MiddlewareHandler<SharedAppEnv>>();
 
@@ -53,8 +54,9 @@ export function createCloudflareApp(log: (msg: string, err?: unknown) => void = 
   app.route('/', modelDetailsRoute);
   app.route('/', hooksRoute);
   app.route('/', jobsRoute);
-  // the serving containers' request summaries: D1 is their store (platform/http-summary-store.ts)
+  // the serving containers' request summaries and benchmarks: D1 is their store (platform/http-*-store.ts)
   app.route('/', summariesRoute);
+  app.route('/', benchmarksRoute);
   app.route('/', openApiRoute());
   handleErrorsAsOpenAI(app, log);
   return app;

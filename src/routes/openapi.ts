@@ -14,6 +14,7 @@ import { DOCS_PAGE } from './openapi-page.ts';
 import * as res from './openapi-schemas.ts';
 import { benchmarkRequest, chatRequest, completionRequest, criteriaRequest, detokenizeRequest, routeRequest, tokenizeRequest } from './schemas.ts';
 import { summaryBeforeSchema, summaryReadSchema, summaryUpsertSchema } from './summaries.ts';
+import { benchmarkLatestSchema, benchmarkResultSchema } from './benchmarks.ts';
 
 /** One documented route. `path` is written as Hono writes it (`/v1/models/:id`). */
 export interface ApiRoute {
@@ -71,6 +72,8 @@ export const API_ROUTES: ApiRoute[] = [
   { method: 'post', path: '/v1/worker/summaries/read', summary: "Every gateway's summary rows of some variants since a minute, a page at a time", caller: 'worker', body: summaryReadSchema, response: res.anyObject },
   { method: 'post', path: '/v1/worker/summaries/sweep', summary: 'Drop summary rows older than a time (never within 25 hours)', caller: 'worker', body: summaryBeforeSchema, response: res.anyObject },
   { method: 'post', path: '/v1/worker/summaries/compact', summary: 'Roll closed hours of summaries up (a bounded number per call)', caller: 'worker', body: summaryBeforeSchema, response: res.anyObject },
+  { method: 'post', path: '/v1/worker/benchmarks', summary: "A serving node saves a matched-workload benchmark of an uploaded model's ready variants", caller: 'worker', body: benchmarkResultSchema, response: res.anyObject },
+  { method: 'post', path: '/v1/worker/benchmarks/latest', summary: 'The latest saved benchmark of a model (null when none)', caller: 'worker', body: benchmarkLatestSchema, response: res.anyObject },
 ];
 
 /** `/v1/models/:id` -> `/v1/models/{id}`. */

@@ -3,6 +3,7 @@
  * `echo` + `logprobs` scoring).
  */
 import { z } from 'zod';
+import { BENCHMARK_LIMITS } from '../serving/benchmark-result.ts';
 
 /** Sampling fields shared by completions and chat completions. */
 const sampling = {
@@ -104,10 +105,10 @@ export const criteriaRequest = z
 
 /** POST /v1/models/:id/benchmark body. */
 export const benchmarkRequest = z.object({
-  requests: z.number().int().min(1).max(64).nullish(),
-  concurrency: z.number().int().min(1).max(16).nullish(),
-  max_tokens: z.number().int().min(1).max(512).nullish(),
-  prompts: z.array(z.string()).min(1).max(16).nullish(),
+  requests: z.number().int().min(1).max(BENCHMARK_LIMITS.requests).nullish(),
+  concurrency: z.number().int().min(1).max(BENCHMARK_LIMITS.concurrency).nullish(),
+  max_tokens: z.number().int().min(1).max(BENCHMARK_LIMITS.maxTokens).nullish(),
+  prompts: z.array(z.string().max(BENCHMARK_LIMITS.promptChars)).min(1).max(BENCHMARK_LIMITS.prompts).nullish(),
 });
 
 /* vLLM's tokenizer endpoints (POST /tokenize, POST /detokenize). */

@@ -5,6 +5,7 @@
  * organic traffic statistics stay clean, and saved so the comparison shows the latest.
  */
 import { resolveTarget, runCompletion, type InferenceDeps } from './inference.ts';
+import type { BenchmarkLatency, BenchmarkResult, BenchmarkStore } from './benchmark-result.ts';
 import { MetricsStore, percentiles, type RequestSample } from './metrics.ts';
 
 /** The default prompts: short story openings, as the demo models know them. */
@@ -24,12 +25,6 @@ export interface BenchmarkOptions {
   prompts: string[];
 }
 
-/** Where benchmark results are kept (the database; memory without one). */
-export interface BenchmarkStore {
-  save(model: string, result: Record<string, unknown>): Promise<void>;
-  latest(model: string): Promise<Record<string, unknown> | null>;
-}
-
 /** Benchmarks in memory, the latest per model. */
 export class MemoryBenchmarkStore implements BenchmarkStore {
   private readonly results = new Map<string, Record<string, unknown>>();
@@ -42,7 +37,7 @@ export class MemoryBenchmarkStore implements BenchmarkStore {
 }
 
 /** One variant's row of a benchmark (exact percentiles of its samples, seconds and tokens/s). */
-function summarize(rows: RequestSample[]) {
+function summarize(rows: RequestSample[]): BenchmarkLatency {
   let decodeTokens = 0;
   let decodeSeconds = 0;
   let prefillTokens = 0;
@@ -71,7 +66,7 @@ function summarize(rows: RequestSample[]) {
  * Runs the benchmark on every ready variant of `id`'s family, interleaved, and saves the result.
  * @example await runBenchmark(deps, 'stories260K', { requests: 8, concurrency: 2, maxTokens: 32, prompts: DEFAULT_BENCH_PROMPTS }, store);
  */
-export async function runBenchmark(deps: InferenceDeps, id: string, opts: BenchmarkOptions, store?: BenchmarkStore) {
+export async function runBenchmark(deps: InferenceDeps, id: string, opts: BenchmarkOptions, store?: BenchmarkStore): Promise<BenchmarkResult> {
   const metrics = new MetricsStore();
   const isolated: InferenceDeps = { ...deps, metrics };
   const root = deps.pool.get(id);
@@ -102,7 +97,7 @@ export async function runBenchmark(deps: InferenceDeps, id: string, opts: Benchm
   const variants = family.map((m) => ({ id: m.id, latency: summarize(metrics.window(m.id)) }));
   const base = variants.find((v) => v.id === original.id)!.latency;
   const ratio = (a: number | null, b: number | null) => (a !== null && b !== null && b !== 0 ? a / b : null);
-  const result = {
+  const result: BenchmarkResult = {
     object: 'benchmark',
     model: original.id,
     created_at: new Date().toISOString(),

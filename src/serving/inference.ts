@@ -6,7 +6,7 @@
 import { ModelNotFound } from '../errors.ts';
 import type { AbRoute, AbRouter } from './ab-router.ts';
 import { completeStream, scorePrompt, type CompletionDelta, type CompletionEnd, type CompletionParams, type PromptLogprobs } from './completion.ts';
-import type { BenchmarkStore } from './benchmark.ts';
+import type { BenchmarkStore } from './benchmark-result.ts';
 import type { MetricsStore } from './metrics.ts';
 import type { ModelPool, ServedModel } from './model-pool.ts';
 import { scoreTokens } from './score.ts';

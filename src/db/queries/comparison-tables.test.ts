@@ -5,7 +5,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Db } from '../client.ts';
 import { openLibsql, type OpenDb } from '../open-libsql.ts';
 import { benchmarkResults } from '../schema.ts';
-import { deleteBenchmarksOf, KEEP_PER_MODEL, latestBenchmark, saveBenchmark } from './benchmark-results.ts';
+import { deleteBenchmarksOf, KEEP_PER_MODEL, latestBenchmark, saveBenchmark, saveBenchmarkOfModel } from './benchmark-results.ts';
+import { deleteModel, insertModel } from './models.ts';
 import { deleteSummariesOf, readSummaries, sweepSummaries, upsertSummaries } from './request-summaries.ts';
 
 let dir: string;
@@ -30,6 +31,24 @@ it('keeps the latest benchmarks of a model, at most KEEP_PER_MODEL, and forgets 
   await deleteBenchmarksOf(db, 'm');
   expect(await latestBenchmark(db, 'm')).toBeNull();
   expect(await latestBenchmark(db, 'other')).toEqual({ n: -1 });
+});
+
+it('of two benchmarks saved in the same millisecond, the later one is the latest', async () => {
+  await saveBenchmark(db, 'same-ms', { n: 1 }, 7000);
+  await saveBenchmark(db, 'same-ms', { n: 2 }, 7000);
+  expect(await latestBenchmark(db, 'same-ms')).toEqual({ n: 2 });
+});
+
+it('saves a benchmark of an uploaded model only while its row exists, and prunes the same way', async () => {
+  await insertModel(db, { id: 'mdl_up', name: 'up', status: 'ready', sourceBucket: 'b', sourceKey: 'k', createdAt: 1 });
+  for (let i = 0; i < KEEP_PER_MODEL + 2; i++) expect(await saveBenchmarkOfModel(db, { id: 'mdl_up', name: 'up' }, { n: i }, 1000 + i)).toBe(true);
+  expect(await latestBenchmark(db, 'up')).toEqual({ n: KEEP_PER_MODEL + 1 });
+  expect((await db.select().from(benchmarkResults)).filter((r) => r.model === 'up')).toHaveLength(KEEP_PER_MODEL);
+  // a row of that name but another id (a later model), or no row at all: nothing is written
+  expect(await saveBenchmarkOfModel(db, { id: 'mdl_other', name: 'up' }, { n: -1 }, 9000)).toBe(false);
+  await deleteModel(db, 'mdl_up');
+  expect(await saveBenchmarkOfModel(db, { id: 'mdl_up', name: 'up' }, { n: -2 }, 9001)).toBe(false);
+  expect(await latestBenchmark(db, 'up')).toEqual({ n: KEEP_PER_MODEL + 1 });
 });
 
 it('upserts replace a gateway\'s row, sweeps drop old minutes, a deleted model\'s variants lose theirs', async () => {
