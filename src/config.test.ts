@@ -48,13 +48,13 @@ describe('loadConfig', () => {
   });
 });
 
-describe('the summary store setting', () => {
+describe('the comparison store setting', () => {
   it('is the database by default; a URL needs the worker token and must be http(s)', () => {
-    expect(loadConfig({}).summaryUrl).toBeNull();
-    expect(loadConfig({ FLATGATE_SUMMARY_URL: 'https://flatgate.example.workers.dev', FLATGATE_WORKER_TOKEN: 't' }).summaryUrl).toBe('https://flatgate.example.workers.dev');
-    expect(() => loadConfig({ FLATGATE_SUMMARY_URL: 'https://flatgate.example.workers.dev' })).toThrow('FLATGATE_SUMMARY_URL needs FLATGATE_WORKER_TOKEN');
-    expect(() => loadConfig({ FLATGATE_SUMMARY_URL: 'ftp://x', FLATGATE_WORKER_TOKEN: 't' })).toThrow('FLATGATE_SUMMARY_URL="ftp://x" must be an http(s) URL');
-    expect(() => loadConfig({ FLATGATE_SUMMARY_URL: 'not a url', FLATGATE_WORKER_TOKEN: 't' })).toThrow(ConfigError);
+    expect(loadConfig({}).comparisonStoreUrl).toBeNull();
+    expect(loadConfig({ FLATGATE_COMPARISON_STORE_URL: 'https://flatgate.example.workers.dev', FLATGATE_WORKER_TOKEN: 't' }).comparisonStoreUrl).toBe('https://flatgate.example.workers.dev');
+    expect(() => loadConfig({ FLATGATE_COMPARISON_STORE_URL: 'https://flatgate.example.workers.dev' })).toThrow('FLATGATE_COMPARISON_STORE_URL needs FLATGATE_WORKER_TOKEN');
+    expect(() => loadConfig({ FLATGATE_COMPARISON_STORE_URL: 'ftp://x', FLATGATE_WORKER_TOKEN: 't' })).toThrow('FLATGATE_COMPARISON_STORE_URL="ftp://x" must be an http(s) URL');
+    expect(() => loadConfig({ FLATGATE_COMPARISON_STORE_URL: 'not a url', FLATGATE_WORKER_TOKEN: 't' })).toThrow(ConfigError);
   });
 });
 

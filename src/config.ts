@@ -105,11 +105,12 @@ export interface Config {
   summaryFlushMs: number;
   summaryRetentionMs: number;
   /**
-   * Where this gateway keeps its request summaries when it has no share of the database: the base URL
-   * of a gateway or the Cloudflare Worker whose `/v1/worker/summaries` endpoints (worker token) store
-   * them (the serving containers get the Worker's). Null: this gateway's own database.
+   * Where this gateway keeps its comparison data (request summaries and matched-workload benchmarks) when
+   * it has no share of the database: the base URL of a gateway or the Cloudflare Worker whose
+   * `/v1/worker/summaries` and `/v1/worker/benchmarks` endpoints (worker token) store them (the serving
+   * containers get the Worker's). Null: this gateway's own database.
    */
-  summaryUrl: string | null;
+  comparisonStoreUrl: string | null;
   /** Job queue: lease length, attempts before dead letter, first retry delay (doubles each time). */
   jobs: { leaseMs: number; maxAttempts: number; retryBaseMs: number };
 }
@@ -228,7 +229,7 @@ export const SETTINGS = {
   presignedExpirySeconds: int('FLATGATE_PRESIGNED_EXPIRY_S', 86_400, 1, 7 * 86_400, 'gateway', 'Lifetime of presigned multipart uploads, in seconds (also enforced on completion).'),
   summaryFlushMs: int('FLATGATE_SUMMARY_FLUSH_MS', 10_000, 100, 3_600_000, 'gateway', 'How often a gateway writes its per-minute request summaries (the comparison\'s data) to the database, in ms.'),
   summaryRetentionMs: custom('FLATGATE_SUMMARY_RETENTION_HOURS', '192 (8 days)', 'gateway', 'How long request summaries are kept, in hours (at least 25, so the 24 h window is whole).', (v, problems) => int('FLATGATE_SUMMARY_RETENTION_HOURS', 192, 25, 24 * 366, 'gateway', '').parse(v, problems) * 3_600_000),
-  summaryUrl: custom<string | null>('FLATGATE_SUMMARY_URL', '(none: this gateway\'s database)', 'gateway', 'Base URL of the gateway or Cloudflare Worker that keeps this gateway\'s request summaries (its `/v1/worker/summaries` endpoints, with `FLATGATE_WORKER_TOKEN`), for serving nodes without a share of the database. The Cloudflare serving containers get the Worker\'s URL: this var on the Worker when set, else the origin of the request that started the container.', (v, problems) => {
+  comparisonStoreUrl: custom<string | null>('FLATGATE_COMPARISON_STORE_URL', '(none: this gateway\'s database)', 'gateway', 'Base URL of the gateway or Cloudflare Worker that keeps this gateway\'s comparison data, its request summaries and matched-workload benchmarks (its `/v1/worker/summaries` and `/v1/worker/benchmarks` endpoints, with `FLATGATE_WORKER_TOKEN`), for serving nodes without a share of the database. The Cloudflare serving containers get the Worker\'s URL: this var on the Worker when set, else the origin of the request that started the container.', (v, problems) => {
     if (unset(v)) return null;
     let url: URL | null = null;
     try {
@@ -236,7 +237,7 @@ export const SETTINGS = {
     } catch {
       // reported below
     }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) problems.push(`FLATGATE_SUMMARY_URL=${JSON.stringify(v)} must be an http(s) URL`);
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) problems.push(`FLATGATE_COMPARISON_STORE_URL=${JSON.stringify(v)} must be an http(s) URL`);
     return v;
   }),
   jobLeaseMs: int('FLATGATE_JOB_LEASE_MS', 60_000, 100, 86_400_000, 'gateway', 'A worker\'s lease on a job, renewed by heartbeats (ms).'),
@@ -259,8 +260,8 @@ type Values = { [K in keyof typeof SETTINGS]: ReturnType<(typeof SETTINGS)[K]['p
 export function loadConfig(raw: Record<string, string | undefined>): Readonly<Config> {
   const problems: string[] = [];
   const v = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [k, s.parse(raw[s.name], problems)])) as Values;
-  // the summary endpoints take the worker token; a made-up one would never match the store's
-  if (v.summaryUrl && !v.workerToken) problems.push('FLATGATE_SUMMARY_URL needs FLATGATE_WORKER_TOKEN (the token of the gateway or Worker it names)');
+  // the comparison store's endpoints take the worker token; a made-up one would never match the store's
+  if (v.comparisonStoreUrl && !v.workerToken) problems.push('FLATGATE_COMPARISON_STORE_URL needs FLATGATE_WORKER_TOKEN (the token of the gateway or Worker it names)');
   if (problems.length) throw new ConfigError(`Invalid environment: ${problems.join('; ')}`);
   return Object.freeze({
     port: v.port,
@@ -304,7 +305,7 @@ export function loadConfig(raw: Record<string, string | undefined>): Readonly<Co
     presignedExpirySeconds: v.presignedExpirySeconds,
     summaryFlushMs: v.summaryFlushMs,
     summaryRetentionMs: v.summaryRetentionMs,
-    summaryUrl: v.summaryUrl,
+    comparisonStoreUrl: v.comparisonStoreUrl,
     jobs: { leaseMs: v.jobLeaseMs, maxAttempts: v.jobMaxAttempts, retryBaseMs: v.jobRetryBaseMs },
   });
 }

@@ -8,6 +8,7 @@ import { ensureLocalAdminKey } from './access/keys.ts';
 import { createApp } from './app.ts';
 import type { AuthConfig } from './routes/auth.ts';
 import { dbSummaryStore } from './db/queries/request-summaries.ts';
+import { HttpBenchmarkStore } from './platform/http-benchmark-store.ts';
 import { HttpSummaryStore } from './platform/http-summary-store.ts';
 import { SummaryRecorder } from './serving/summaries.ts';
 import { hostname } from 'node:os';
@@ -40,11 +41,14 @@ async function main(): Promise<void> {
   if (open) console.log('flatgate: open mode, no API keys required (local use only)');
   const metrics = new MetricsStore();
   // one id per process: each gateway is the only writer of its summary rows, so a flush is a plain replace.
-  // A serving node without a share of the database (a Cloudflare container) keeps them where it names.
-  const summaryStore = config.summaryUrl ? new HttpSummaryStore(config.summaryUrl, platform.workerToken) : dbSummaryStore(platform.db);
+  // A serving node without a share of the database (a Cloudflare container) keeps them, and its
+  // benchmarks, where it names.
+  const storeUrl = config.comparisonStoreUrl;
+  const summaryStore = storeUrl ? new HttpSummaryStore(storeUrl, platform.workerToken) : dbSummaryStore(platform.db);
+  const benchmarks = storeUrl ? new HttpBenchmarkStore(storeUrl, platform.workerToken) : undefined;
   const summaries = new SummaryRecorder(summaryStore, `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, config.summaryRetentionMs);
   summaries.start(config.summaryFlushMs, (msg, err) => console.error(`flatgate: ${msg}`, err));
-  const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes, platform, auth, router: platform.router, metrics, summaries, ensureServed: (id) => platform.serving.ensure(id) });
+  const app = createApp({ pool, maxRequestBytes: config.maxRequestBytes, platform, auth, router: platform.router, metrics, summaries, benchmarks, ensureServed: (id) => platform.serving.ensure(id) });
   let worker: ChildProcess | null = null;
   let stopping = false;
   let restarts = 0;

@@ -80,12 +80,13 @@ export function workerConfig(raw: Record<string, unknown>): Readonly<Config> {
     sweepGraceMs: 3_600_000,
     sweepBucket: false,
     presignedExpirySeconds: int('FLATGATE_PRESIGNED_EXPIRY_S', 86_400, 1, 7 * 86_400),
-    // the Worker serves no inference, so it records no summaries: it is the store its serving containers
-    // write to and read from (routes/summaries.ts, D1), and it sweeps and compacts them when they ask
+    // the Worker serves no inference, so it records no summaries and runs no benchmarks: it is the store its
+    // serving containers write them to and read them from (routes/summaries.ts, routes/benchmarks.ts, D1),
+    // and it sweeps and compacts summaries when they ask
     summaryFlushMs: 10_000,
     summaryRetentionMs: 192 * 3_600_000,
-    // its containers get FLATGATE_SUMMARY_URL from their Durable Object (serving-container.ts)
-    summaryUrl: null,
+    // its containers get FLATGATE_COMPARISON_STORE_URL from their Durable Object (serving-container.ts)
+    comparisonStoreUrl: null,
     jobs: {
       leaseMs: int('FLATGATE_JOB_LEASE_MS', 60_000, 100, 86_400_000),
       maxAttempts: int('FLATGATE_JOB_MAX_ATTEMPTS', 3, 1, 100),

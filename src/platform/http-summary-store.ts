@@ -5,16 +5,8 @@
  * every gateway's rows back from there. Sweeping and compaction are asked of the Worker, which runs them
  * beside the table.
  */
-import { FlatgateError } from '../errors.ts';
 import { SUMMARY_CALL_LIMITS as LIMITS, type SummaryRow, type SummaryStore } from '../serving/summaries.ts';
-
-/** The summary store could not be reached, or answered with an error (HTTP 502 to whoever waits on it). */
-export class SummaryStoreUnavailable extends FlatgateError {
-  readonly status = 502;
-  constructor(what: string, options?: { cause?: unknown }) {
-    super(`The summary store ${what}`, 'summary_store_unavailable', 'server_error', null, options);
-  }
-}
+import { ComparisonStoreClient, ComparisonStoreUnavailable } from './comparison-store-client.ts';
 
 type Cursor = { minute: number; rowid: number } | null;
 interface Page {
@@ -25,36 +17,15 @@ interface Page {
 const utf8 = new TextEncoder();
 
 /**
- * Calls the summary endpoints at `baseUrl` (the Worker's URL) with `token`.
+ * Calls the summary endpoints at `baseUrl` (the Worker's URL) with `token` (ComparisonStoreUnavailable when it cannot).
  * @example const store = new HttpSummaryStore('https://flatgate.example.workers.dev', token);
  */
 export class HttpSummaryStore implements SummaryStore {
-  private readonly base: string;
+  private readonly client: ComparisonStoreClient;
 
   /** @param timeoutMs a call that takes longer fails (flushes wait on each other, so none may hang) */
-  constructor(
-    baseUrl: string,
-    private readonly token: string,
-    private readonly timeoutMs = 30_000,
-  ) {
-    this.base = baseUrl.replace(/\/+$/, '');
-  }
-
-  private async call<T>(path: string, body: unknown): Promise<T> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.base}${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (err) {
-      throw new SummaryStoreUnavailable(`at ${this.base} could not be reached`, { cause: err });
-    }
-    const json = (await res.json().catch(() => null)) as (T & { error?: { message?: string } }) | null;
-    if (!res.ok || json === null) throw new SummaryStoreUnavailable(`at ${this.base} answered ${path} with ${res.status}: ${json?.error?.message ?? 'no JSON'}`);
-    return json;
+  constructor(baseUrl: string, token: string, timeoutMs?: number) {
+    this.client = new ComparisonStoreClient(baseUrl, token, timeoutMs);
   }
 
   /** Sends the rows in calls of at most LIMITS.upsertRows rows and LIMITS.upsertBytes bytes. */
@@ -62,7 +33,7 @@ export class HttpSummaryStore implements SummaryStore {
     let batch: SummaryRow[] = [];
     let bytes = 0;
     const send = async () => {
-      if (batch.length) await this.call('/v1/worker/summaries', { rows: batch });
+      if (batch.length) await this.client.post('/v1/worker/summaries', { rows: batch });
       batch = [];
       bytes = 0;
     };
@@ -83,11 +54,11 @@ export class HttpSummaryStore implements SummaryStore {
       let pending = all.slice(i, i + LIMITS.readVariants);
       let after: Record<string, Cursor> = {};
       while (pending.length) {
-        const page = await this.call<Page>('/v1/worker/summaries/read', { variants: pending, since, after });
+        const page = await this.client.post<Page>('/v1/worker/summaries/read', { variants: pending, since, after });
         out.push(...page.rows);
         if (!page.next) break;
         // a page that returns nothing yet is not the last would loop forever
-        if (page.rows.length === 0) throw new SummaryStoreUnavailable('returned an empty page that was not the last');
+        if (page.rows.length === 0) throw new ComparisonStoreUnavailable(`at ${this.client.base} returned an empty page that was not the last`);
         after = page.next;
         pending = Object.keys(page.next);
       }
@@ -96,11 +67,11 @@ export class HttpSummaryStore implements SummaryStore {
   }
 
   async sweep(before: number): Promise<number> {
-    return (await this.call<{ deleted: number }>('/v1/worker/summaries/sweep', { before })).deleted;
+    return (await this.client.post<{ deleted: number }>('/v1/worker/summaries/sweep', { before })).deleted;
   }
 
   /** The Worker compacts with mergeHour, the function every recorder passes here. */
   async compact(before: number): Promise<number> {
-    return (await this.call<{ compacted: number }>('/v1/worker/summaries/compact', { before })).compacted;
+    return (await this.client.post<{ compacted: number }>('/v1/worker/summaries/compact', { before })).compacted;
   }
 }

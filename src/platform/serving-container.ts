@@ -14,20 +14,22 @@ const START_TIMEOUT_MS = 120_000;
 
 /**
  * Settings handed to the container's gateway: R2 through the S3 API, no keys, no embedded worker, and
- * the Worker as its summary store. `workerUrl` is where the container reaches the Worker: the
- * FLATGATE_SUMMARY_URL var when set (a custom domain, local dev), else the origin the request that
- * started the container came in on.
+ * the Worker as its comparison store (summaries and benchmarks). `workerUrl` is where the container
+ * reaches the Worker: the FLATGATE_COMPARISON_STORE_URL var when set (a custom domain, local dev), else
+ * the origin the request that started the container came in on.
  */
 export function containerEnv(env: CloudflareBindings, workerUrl: string): Record<string, string> {
   // the container's own database knows none of D1's models: it must never sweep the shared bucket
   const out: Record<string, string> = { FLATGATE_AUTH: 'open', FLATGATE_EMBEDDED_WORKER: 'false', FLATGATE_SWEEP_BUCKET: 'false', HOST: '0.0.0.0', PORT: String(PORT) };
   // the worker token lets the Worker tell the container which variants to serve (/v1/worker/serve), and
-  // the container write its request summaries to D1 through the Worker (/v1/worker/summaries): a local
-  // file would show one container's traffic and be gone with the container's disk
+  // the container write its request summaries and benchmarks to D1 through the Worker
+  // (/v1/worker/summaries, /v1/worker/benchmarks): a local file would show one container's and be gone
+  // with the container's disk
   for (const key of ['FLATGATE_WORKER_TOKEN', 'FLATGATE_S3_ENDPOINT', 'FLATGATE_S3_BUCKET', 'FLATGATE_S3_REGION', 'FLATGATE_S3_ACCESS_KEY_ID', 'FLATGATE_S3_SECRET_ACCESS_KEY', 'FLATGATE_THREADS', 'FLATGATE_SUMMARY_FLUSH_MS', 'FLATGATE_SUMMARY_RETENTION_HOURS']) {
     if (typeof env[key] === 'string' && env[key]) out[key] = env[key] as string;
   }
-  out.FLATGATE_SUMMARY_URL = typeof env.FLATGATE_SUMMARY_URL === 'string' && env.FLATGATE_SUMMARY_URL ? env.FLATGATE_SUMMARY_URL : workerUrl;
+  const store = env.FLATGATE_COMPARISON_STORE_URL;
+  out.FLATGATE_COMPARISON_STORE_URL = typeof store === 'string' && store ? store : workerUrl;
   return out;
 }
 

@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { readSummaries, upsertSummaries } from '../../src/db/queries/request-summaries.ts';
 import { loadModel } from '../../src/model/load.ts';
-import { HttpSummaryStore, SummaryStoreUnavailable } from '../../src/platform/http-summary-store.ts';
+import { ComparisonStoreUnavailable } from '../../src/platform/comparison-store-client.ts';
+import { HttpSummaryStore } from '../../src/platform/http-summary-store.ts';
 import type { Comparison } from '../../src/routes/comparison-page.ts';
 import { ModelPool } from '../../src/serving/model-pool.ts';
 import { mergeRows } from '../../src/serving/summary-read.ts';
@@ -90,7 +91,7 @@ describe('serving apps keeping their summaries in another gateway over HTTP', ()
     const sample = (at: number) => ({ model: 'offline', variant: 'offline', at, queue: 0, ttft: 0.01, itl: [0.002], e2e: 0.02, promptTokens: 3, completionTokens: 2 });
     recorder.sample(sample(Date.now()));
     recorder.sample(sample(Date.now()));
-    await expect(recorder.flush()).rejects.toBeInstanceOf(SummaryStoreUnavailable);
+    await expect(recorder.flush()).rejects.toBeInstanceOf(ComparisonStoreUnavailable);
     recorder.sample(sample(Date.now()));
     const target = new URL(store.url);
     const proxy: Server = createServer((req, res) => {
