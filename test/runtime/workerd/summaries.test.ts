@@ -1,11 +1,13 @@
 /**
  * Issue 9 on Cloudflare: the Worker under `wrangler dev` (pinned wrangler, local D1, offline) is the
- * summary store of two serving gateways in container mode (real `src/server.ts` processes started with
- * the settings the ServingContainer Durable Object gives its containers: open auth, no embedded worker,
- * no bucket sweep, their own local database, FLATGATE_SUMMARY_URL = the Worker). Inference reaches them
- * through the Worker's forwarding; one comparison read through the Worker shows both gateways' exact
- * counts, and still does after both restart on fresh disks. Then the endpoints on D1: paged reads,
- * compaction and sweep of rows seeded with `wrangler d1 execute --local`, and hostile payloads.
+ * comparison store (request summaries and matched-workload benchmarks) of two serving gateways in
+ * container mode (real `src/server.ts` processes started with the settings the ServingContainer Durable
+ * Object gives its containers: open auth, no embedded worker, no bucket sweep, their own local database,
+ * FLATGATE_COMPARISON_STORE_URL = the Worker). Inference reaches them through the Worker's forwarding;
+ * one comparison read through the Worker shows both gateways' exact counts and the benchmark one of them
+ * ran, and still does after both restart on fresh disks. Then the endpoints on D1: paged reads,
+ * compaction and sweep of rows seeded with `wrangler d1 execute --local`, hostile payloads, and a model's
+ * benchmarks deleted with it.
  *
  * Not real here: the Containers binding (wrangler dev cannot run containers without Docker). SERVING_URL
  * points at a small proxy that stands in for it: it sends each model id to the gateway that serves it (as
@@ -59,7 +61,7 @@ const SEEDED: SummaryRow[] = [
 ];
 const sqlText = (v: string | number | null) => (v === null ? 'NULL' : typeof v === 'number' ? String(v) : `'${v.replace(/'/g, "''")}'`);
 
-describe('the Worker as the summary store of its serving containers', () => {
+describe('the Worker as the comparison store of its serving containers', () => {
   let dir: string;
   let sb: WranglerSandbox;
   let dev: WranglerDev;
@@ -80,7 +82,7 @@ describe('the Worker as the summary store of its serving containers', () => {
     const g = await startGatewayProcess(name, data, { databaseUrl: `file:${join(data, 'flatgate.db')}`, s3Endpoint: s3.endpoint, bucket: 'flatgate' }, {
       FLATGATE_WORKER_TOKEN: WORKER_TOKEN,
       FLATGATE_SWEEP_BUCKET: 'false',
-      FLATGATE_SUMMARY_URL: dev.url,
+      FLATGATE_COMPARISON_STORE_URL: dev.url,
       FLATGATE_SUMMARY_FLUSH_MS: '200',
     });
     gateways[name] = g;
@@ -200,11 +202,38 @@ describe('the Worker as the summary store of its serving containers', () => {
     expect(new Set((read.body.rows as SummaryRow[]).map((r) => r.gateway)).size).toBe(2);
   });
 
-  it('the counts survive both gateways restarting on fresh disks', async () => {
+  /** The matched workload of the comparison the Worker forwards for `id`. */
+  const matchedOf = async (id: string) => {
+    const r = await json(`/v1/models/${id}/comparison?window=3600`, { headers: admin });
+    if (r.status !== 200) throw new Error(`comparison ${r.status}: ${JSON.stringify(r.body)}`);
+    return r.body.matched_workload as Record<string, any> | null;
+  };
+  /** The benchmark run through the Worker (on A). */
+  let ran: Record<string, any>;
+
+  it("a benchmark run through one gateway is the matched workload of the other's comparison, kept in D1", async () => {
+    expect(await matchedOf(VARIANT)).toBeNull();
+    // the original's requests go to A
+    const r = await json(`/v1/models/${MODEL}/benchmark`, { method: 'POST', headers: admin, body: JSON.stringify({ requests: 2, concurrency: 1, max_tokens: 4 }) });
+    expect(r.status, `${JSON.stringify(r.body)}\n${logs()}`).toBe(200);
+    ran = r.body;
+    expect(ran.variants.map((v: { id: string }) => v.id)).toEqual([MODEL, VARIANT]);
+    // the variant's comparison is answered by B, which ran nothing
+    expect(await matchedOf(VARIANT)).toEqual(ran);
+    expect(await matchedOf(MODEL)).toEqual(ran);
+    const latest = await json('/v1/worker/benchmarks/latest', { method: 'POST', headers: worker, body: JSON.stringify({ model: MODEL }) });
+    expect(latest.body).toEqual({ object: 'benchmark.latest', model: MODEL, result: ran });
+    // the benchmark's requests are not organic traffic
+    expect(await compared(MODEL)).toEqual({ [MODEL]: 3, [VARIANT]: 2 });
+  });
+
+  it('the counts and the matched workload survive both gateways restarting on fresh disks', async () => {
     await Promise.all([gateways.A!.stop(), gateways.B!.stop()]);
     await Promise.all([startServing('A'), startServing('B')]);
     expect(await compared(MODEL)).toEqual({ [MODEL]: 3, [VARIANT]: 2 });
     expect(await compared(VARIANT)).toEqual({ [MODEL]: 3, [VARIANT]: 2 });
+    expect(await matchedOf(VARIANT)).toEqual(ran);
+    expect(await matchedOf(MODEL)).toEqual(ran);
   });
 
   it('on D1: upserts in bounded batches, paged reads with every row once, compaction and sweep of old rows', async () => {
@@ -267,5 +296,53 @@ describe('the Worker as the summary store of its serving containers', () => {
     expect(big.status).toBe(413);
     expect(big.body.error).toMatchObject({ ...shape, param: null, code: 'request_too_large' });
     expect((await post('/v1/worker/summaries/read', JSON.stringify({ variants: ['hostile'], since: 0 }))).body.rows).toEqual([]);
+  });
+
+  it("refuses benchmarks with a bad token, bad fields, variants D1 does not have, unknown models and oversized bodies, in OpenAI's error shape", async () => {
+    const post = (path: string, body: string, headers: Record<string, string> = worker) => json(path, { method: 'POST', headers, body });
+    const shape = { message: expect.any(String), type: expect.any(String), param: expect.anything(), code: expect.any(String) };
+    const edited = (edit: (r: Record<string, any>) => void) => {
+      const r = structuredClone(ran);
+      edit(r);
+      return JSON.stringify(r);
+    };
+    for (const headers of [{ 'content-type': 'application/json' }, { ...worker, authorization: `Bearer ${ADMIN_KEY}` }]) {
+      const r = await post('/v1/worker/benchmarks', JSON.stringify(ran), headers);
+      expect(r.status).toBe(401);
+      expect(r.body.error).toMatchObject({ ...shape, type: 'authentication_error', param: null });
+    }
+    const cases: [string, number, string | null][] = [
+      [edited((r) => (r.settings.requests = 1000)), 400, 'settings.requests'],
+      [edited((r) => (r.variants[0].latency.e2e.p50 = 'fast')), 400, 'variants.0.latency.e2e.p50'],
+      [edited((r) => (r.variants[1].extra = true)), 400, 'variants.1'],
+      [JSON.stringify(ran).replace(/"seconds":[0-9.e+-]+/, '"seconds":1e999'), 400, 'seconds'],
+      [edited((r) => {
+        r.variants[1].id = `${MODEL}:never-published`;
+        r.schedule = r.schedule.map((e: string) => e.replace(VARIANT, `${MODEL}:never-published`));
+      }), 400, 'variants.1.id'],
+      [edited((r) => {
+        r.model = 'ghost';
+        r.variants[0].id = 'ghost';
+        r.schedule = [];
+      }), 404, 'model'],
+    ];
+    for (const [body, status, param] of cases) {
+      const r = await post('/v1/worker/benchmarks', body);
+      expect(r.status, body.slice(0, 200)).toBe(status);
+      expect(r.body.error).toMatchObject({ ...shape, type: status === 404 ? 'not_found_error' : 'invalid_request_error', param });
+    }
+    const big = await post('/v1/worker/benchmarks', edited((r) => (r.pad = 'x'.repeat(800 * 1024))));
+    expect(big.status).toBe(413);
+    expect(big.body.error).toMatchObject({ ...shape, param: null, code: 'request_too_large' });
+    expect((await post('/v1/worker/benchmarks/latest', JSON.stringify({ model: MODEL }))).body.result).toEqual(ran);
+  });
+
+  it("deleting the model through the Worker deletes its benchmarks in D1; one sent after is refused", async () => {
+    const del = await json(`/v1/models/${MODEL}`, { method: 'DELETE', headers: admin });
+    expect(del.status, JSON.stringify(del.body)).toBe(200);
+    const latest = await json('/v1/worker/benchmarks/latest', { method: 'POST', headers: worker, body: JSON.stringify({ model: MODEL }) });
+    expect(latest.body.result).toBeNull();
+    const late = await json('/v1/worker/benchmarks', { method: 'POST', headers: worker, body: JSON.stringify(ran) });
+    expect(late.status).toBe(404);
   });
 });
