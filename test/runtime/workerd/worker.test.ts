@@ -148,7 +148,8 @@ describe('the Worker under wrangler dev', () => {
     });
     // the details answer with the id they were asked for (issue 11); the internal id is model_id
     expect(model).toMatchObject({ id: 'seeded-llama', model_id: expect.stringMatching(/^mdl_/), name: 'seeded-llama', bytes: seeded.length, job: { status: 'queued' } });
-    expect(dev.output()).toMatch(/QUEUE flatgate-upload-events/);
+    // wrangler logs the queue batch once the consumer returns, which can be after the model row appears
+    await until(async () => (/QUEUE flatgate-upload-events/.test(dev.output()) ? true : null));
     // a repeated notification, the same object through the S3-format hook, and a pipeline key start nothing
     const repeat = await json('/v1/hooks/r2', { method: 'POST', headers: worker, body: JSON.stringify({ events: [event, { ...event, object: { key: 'models/x/y.tar' } }] }) });
     expect(repeat.status).toBe(202);
