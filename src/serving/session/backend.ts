@@ -84,7 +84,7 @@ export interface DecoderBatch {
    * its last position [vocab].
    */
   join(ids: readonly number[], capacity: number): Promise<Float32Array>;
-  /** Feeds `ids[r]` to row r for every row; returns logits [rows, vocab]. */
+  /** Feeds `ids[r]` to row r for every row; returns logits [rows, vocab], valid until the next step. */
   step(ids: readonly number[]): Promise<Float32Array>;
   /** Removes row r; the last row moves into its place. The cache is freed when no row is left. */
   leave(r: number): void;

@@ -46,6 +46,8 @@ export function openDecoderBatch(engine: BatchEngine, maxRows: number): DecoderB
   /** Valid positions of each row. */
   const lengths: number[] = [];
   let busy = false;
+  /** Logits of every step are written here (no new buffer per token for the collector to chase). */
+  let logits = new Float32Array(0);
 
   /** Copies `len` positions of every head of row `from` (stride `fromCap`) into row `to` (stride `toCap`). */
   const copyRow = (src: Float32Array, from: number, fromCap: number, dst: Float32Array, to: number, toCap: number, len: number) => {
@@ -122,7 +124,8 @@ export function openDecoderBatch(engine: BatchEngine, maxRows: number): DecoderB
           position_ids: new ort.Tensor('int64', BigInt64Array.from(lengths, (x) => BigInt(x)), [n, 1]),
           num_logits_to_keep: new ort.Tensor('int64', BigInt64Array.of(1n), [1]),
         };
-        const fetches: Record<string, ort.Tensor | null> = { logits: null };
+        if (logits.length < n * V) logits = new Float32Array(maxRows * V);
+        const fetches: Record<string, ort.Tensor | null> = { logits: new ort.Tensor('float32', logits.subarray(0, n * V), [n, 1, V]) };
         const dims = [n, Hkv, capacity, dh];
         const used = n * Hkv * capacity * dh;
         for (let l = 0; l < L; l++) {
@@ -134,9 +137,9 @@ export function openDecoderBatch(engine: BatchEngine, maxRows: number): DecoderB
           fetches[`present.${l}.key`] = key;
           fetches[`present.${l}.value`] = value;
         }
-        const out = await engine.session.run(feeds, fetches as ort.InferenceSession.FetchesType);
+        await engine.session.run(feeds, fetches as ort.InferenceSession.FetchesType);
         for (let r = 0; r < n; r++) lengths[r]++;
-        return out.logits.data as Float32Array;
+        return logits.subarray(0, n * V);
       }),
 
     leave(r) {
@@ -151,7 +154,7 @@ export function openDecoderBatch(engine: BatchEngine, maxRows: number): DecoderB
         lengths[r] = lengths[last];
       }
       lengths.pop();
-      if (lengths.length === 0) [keys, values, allocRows, capacity] = [[], [], 0, 0];
+      if (lengths.length === 0) [keys, values, allocRows, capacity, logits] = [[], [], 0, 0, new Float32Array(0)];
     },
   };
 }
