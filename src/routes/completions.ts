@@ -109,7 +109,7 @@ export const completionsRoute = new Hono<AppEnv>().post('/v1/completions', async
   refuseUnsupported(req);
   const prompts = promptList(req.prompt);
   const target = await targetOf(c, req.model, req.user);
-  const params = toParams(req, prompts[0], 16, req.logprobs ?? 0, prompts.length);
+  const params = toParams(req, prompts[0], 16, req.logprobs ?? null, prompts.length);
   const loaded = await target.served.loaded();
   const promptIds = checkPrompts(loaded, prompts, params.maxTokens, params.logitBias);
   const { tokenizer } = loaded;

@@ -32,8 +32,11 @@ export interface SamplingFields {
   ignore_eos?: boolean | null;
 }
 
-/** Completion parameters from request fields; `prompts` is how many prompts share them (bounds the total work). */
-export function toParams(req: SamplingFields, prompt: string | readonly number[], defaultMaxTokens: number, topLogprobs = 0, prompts = 1): CompletionParams {
+/**
+ * Completion parameters from request fields; `topLogprobs` is the alternatives per token the request asked
+ * for, or null when it asked for no logprobs; `prompts` is how many prompts share them (bounds the total work).
+ */
+export function toParams(req: SamplingFields, prompt: string | readonly number[], defaultMaxTokens: number, topLogprobs: number | null = null, prompts = 1): CompletionParams {
   const maxTokens = req.max_tokens ?? defaultMaxTokens;
   if (prompts * (req.n ?? 1) * maxTokens > MAX_TOTAL_TOKENS) {
     throw new InvalidRequest(`prompts * n * max_tokens may not exceed ${MAX_TOTAL_TOKENS}`, 'n');
@@ -53,7 +56,9 @@ export function toParams(req: SamplingFields, prompt: string | readonly number[]
     topK: req.top_k && req.top_k > 0 ? req.top_k : 0,
     seed: req.seed ?? undefined,
     stop: req.stop == null ? [] : typeof req.stop === 'string' ? [req.stop] : req.stop,
-    topLogprobs,
+    // null: the request asked for no logprobs, so no token computes its own
+    topLogprobs: topLogprobs ?? 0,
+    logprobs: topLogprobs !== null,
   };
 }
 
@@ -131,15 +136,15 @@ export function completionLogprobs(tokenizer: Tokenizer, promptIds: readonly num
     pos += piece.length;
     ids.push(d.tokenId);
   }
-  return { tokens, token_logprobs: deltas.map((d) => d.logprob), top_logprobs: top, text_offset: offsets };
+  return { tokens, token_logprobs: deltas.map((d) => d.logprob ?? null), top_logprobs: top, text_offset: offsets };
 }
 
 /** Chat `logprobs.content` of generated tokens. */
 export function chatLogprobs(tokenizer: Tokenizer, promptIds: readonly number[], deltas: CompletionDelta[]) {
   const ids = [...promptIds];
-  const entry = (text: string, logprob: number) => ({ token: text, logprob, bytes: [...new TextEncoder().encode(text)] });
+  const entry = (text: string, logprob: number | null) => ({ token: text, logprob, bytes: [...new TextEncoder().encode(text)] });
   const content = deltas.map((d) => {
-    const e = { ...entry(pieceText(tokenizer, ids, d.tokenId), d.logprob), top_logprobs: (d.top ?? []).map((a) => entry(pieceText(tokenizer, ids, a.id), a.logprob)) };
+    const e = { ...entry(pieceText(tokenizer, ids, d.tokenId), d.logprob ?? null), top_logprobs: (d.top ?? []).map((a) => entry(pieceText(tokenizer, ids, a.id), a.logprob)) };
     ids.push(d.tokenId);
     return e;
   });

@@ -21,6 +21,8 @@ export interface CompletionParams extends LogitsProcessing {
   stop: string[];
   /** Alternatives to report per generated token (0 = none). */
   topLogprobs?: number;
+  /** Report each token's log-probability (default true); see GenerateParams.logprobs. */
+  logprobs?: boolean;
   /** vLLM's `ignore_eos`: EOS does not end the generation. */
   ignoreEos?: boolean;
 }
@@ -29,7 +31,8 @@ export interface CompletionParams extends LogitsProcessing {
 export interface CompletionDelta {
   text: string;
   tokenId: number;
-  logprob: number;
+  /** Absent when the completion's `logprobs` is off. */
+  logprob?: number;
   /** The most likely alternatives at this step, when asked for. */
   top?: { id: number; logprob: number }[];
 }
@@ -85,6 +88,7 @@ export async function* completeStream(
     seed: params.seed,
     stop: params.stop,
     topLogprobs: params.topLogprobs,
+    logprobs: params.logprobs,
     repetitionPenalty: params.repetitionPenalty,
     frequencyPenalty: params.frequencyPenalty,
     presencePenalty: params.presencePenalty,

@@ -37,7 +37,7 @@ async function alone(): Promise<{ text: string; logprobs: number[] }[]> {
     const logprobs: number[] = [];
     for await (const t of generate(session, tokenizer, tokenizer.encode(r.prompt, { bos: true }), params)) {
       text += t.text;
-      logprobs.push(t.logprob);
+      logprobs.push(t.logprob!); // on by default
     }
     out.push({ text, logprobs });
   }

@@ -85,7 +85,7 @@ describe('continuous batching through a real session', () => {
       expect(g.tokens.map((t) => t.id), `request ${i}`).toEqual(want.tokens.map((t) => t.id));
       expect(g.tokens.map((t) => t.text).join(''), `request ${i}`).toBe(want.tokens.map((t) => t.text).join(''));
       g.tokens.forEach((t, k) => {
-        expect(Math.abs(t.logprob - want.tokens[k].logprob)).toBeLessThan(1e-4);
+        expect(Math.abs(t.logprob! - want.tokens[k].logprob!)).toBeLessThan(1e-4);
         expect(t.top?.map((a) => a.id)).toEqual(want.tokens[k].top?.map((a) => a.id));
       });
     });
@@ -119,5 +119,13 @@ describe('continuous batching through a real session', () => {
     await it.return('stop');
     await batcher.idle();
     expect(batcher.load).toEqual({ active: 0, pending: 0, kvBytes: 0 });
+  });
+
+  it('with logprobs off gives the same tokens and computes no log-probability', async () => {
+    const on = await collect(generate(alone, loaded.tokenizer, ids('Once upon a time'), full({ maxTokens: 20 })));
+    const off = await collect(generate(alone, loaded.tokenizer, ids('Once upon a time'), full({ maxTokens: 20, logprobs: false })));
+    expect(off.tokens.map((t) => t.id)).toEqual(on.tokens.map((t) => t.id));
+    expect(on.tokens.every((t) => Number.isFinite(t.logprob))).toBe(true);
+    expect(off.tokens.every((t) => t.logprob === undefined)).toBe(true);
   });
 });

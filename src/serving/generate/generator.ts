@@ -19,6 +19,11 @@ export interface GenerateParams extends SamplingParams, LogitsProcessing {
   stopIds: readonly number[];
   /** Report this many most likely alternatives per token (0 = none). */
   topLogprobs?: number;
+  /**
+   * Report each token's log-probability (default true). Off, no token scans its logits row for it: the
+   * serving routes turn it off when the request asked for no logprobs.
+   */
+  logprobs?: boolean;
 }
 
 /** Why a generation ended. */
@@ -29,7 +34,8 @@ export interface GeneratedToken {
   id: number;
   /** Text newly visible after this token (may be empty while a UTF-8 sequence or stop string is pending). */
   text: string;
-  logprob: number;
+  /** Absent when the generation's `logprobs` is off. */
+  logprob?: number;
   /** The most likely tokens at this step, best first, when `topLogprobs` > 0. */
   top?: { id: number; logprob: number }[];
 }

@@ -51,10 +51,11 @@ export class SequenceState {
     // the whole log-softmax row only when alternatives are asked for (V float64s per token otherwise);
     // logprobs are the model's own, before the processors (vLLM's default)
     const lpOf = () => (params.topLogprobs ? logSoftmax(row) : null);
+    const logprobOf = (lp: Float64Array | null) => (lp ? lp[id] : params.logprobs === false ? undefined : logProbOf(row, id));
     if (params.stopIds.includes(id)) {
       // as vLLM: the stop token is an output token (its logprob reported, counted in usage), with no text
       const lp = lpOf();
-      return { token: { id, text: '', logprob: lp ? lp[id] : logProbOf(row, id), top: lp ? topLogprobs(lp, params.topLogprobs!) : undefined }, finish: 'stop' };
+      return { token: { id, text: '', logprob: logprobOf(lp), top: lp ? topLogprobs(lp, params.topLogprobs!) : undefined }, finish: 'stop' };
     }
     this.count++;
     this.seen.push(id);
@@ -67,7 +68,7 @@ export class SequenceState {
     const end = last && !scan.stopped ? full.length : scan.end;
     const lp = lpOf();
     const top = lp ? topLogprobs(lp, params.topLogprobs!) : undefined;
-    const token: GeneratedToken = { id, text: (last ? full : visible).slice(this.emitted, end), logprob: lp ? lp[id] : logProbOf(row, id), top };
+    const token: GeneratedToken = { id, text: (last ? full : visible).slice(this.emitted, end), logprob: logprobOf(lp), top };
     this.emitted = end;
     if (scan.stopped) return { token, finish: 'stop' };
     if (last) return { token, finish: 'length' };
