@@ -31,7 +31,7 @@ import { ObjectStore } from '../../../src/storage/object-store.ts';
 import { publishFolder } from '../../../src/storage/publish-folder.ts';
 import { STORIES, withoutBlock } from '../../api/gateway-server.ts';
 import { eventually, startGatewayProcess, type GatewayProcess } from '../../multi-gateway/gateway-process.ts';
-import { listenLocal, migrateLocalD1, runWrangler, startWranglerDev, wranglerSandbox, type WranglerDev, type WranglerSandbox } from './wrangler-harness.ts';
+import { listenLocal, migrateLocalD1, runWrangler, startGatewayWorker, wranglerSandbox, type WranglerDev, type WranglerSandbox } from './wrangler-harness.ts';
 
 const WORKER_TOKEN = `wt-${randomBytes(12).toString('hex')}`;
 const ADMIN_KEY = `fg-admin-${randomBytes(12).toString('hex')}`;
@@ -129,13 +129,7 @@ describe('the Worker as the comparison store of its serving containers', () => {
     await writeFile(join(sb.dir, 'seed.sql'), `INSERT INTO request_summaries (gateway, minute, variant, measure, count, sum, sketch, updated_at) VALUES ${values.join(',\n')};\n`);
     const seeded = await runWrangler(sb, ['d1', 'execute', 'DB', '--local', '--persist-to', state, '--file', join(sb.dir, 'seed.sql'), '--yes']);
     expect(seeded.code, seeded.out).toBe(0);
-    dev = await startWranglerDev(sb, [
-      '--persist-to', state,
-      '--enable-containers=false',
-      '--var', `FLATGATE_WORKER_TOKEN:${WORKER_TOKEN}`,
-      '--var', `FLATGATE_ADMIN_KEY:${ADMIN_KEY}`,
-      '--var', `SERVING_URL:${servingUrl}`,
-    ]);
+    dev = await startGatewayWorker(sb, { state, servingUrl, workerToken: WORKER_TOKEN, adminKey: ADMIN_KEY });
     await Promise.all([startServing('A'), startServing('B')]);
   });
 

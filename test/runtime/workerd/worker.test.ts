@@ -12,7 +12,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listenLocal, migrateLocalD1, runWrangler, startWranglerDev, wranglerSandbox, type WranglerDev, type WranglerSandbox } from './wrangler-harness.ts';
+import { listenLocal, migrateLocalD1, runWrangler, startGatewayWorker, wranglerSandbox, type WranglerDev, type WranglerSandbox } from './wrangler-harness.ts';
 
 const WORKER_TOKEN = `wt-${randomBytes(12).toString('hex')}`;
 const ADMIN_KEY = `fg-admin-${randomBytes(12).toString('hex')}`;
@@ -77,13 +77,7 @@ describe('the Worker under wrangler dev', () => {
     await writeFile(join(sb.dir, 'seed.tar'), seeded);
     const put = await runWrangler(sb, ['r2', 'object', 'put', `flatgate/${SEEDED_KEY}`, '--local', '--persist-to', state, '--file', join(sb.dir, 'seed.tar')]);
     expect(put.code, put.out).toBe(0);
-    dev = await startWranglerDev(sb, [
-      '--persist-to', state,
-      '--enable-containers=false',
-      '--var', `FLATGATE_WORKER_TOKEN:${WORKER_TOKEN}`,
-      '--var', `FLATGATE_ADMIN_KEY:${ADMIN_KEY}`,
-      '--var', `SERVING_URL:${servingUrl}`,
-    ]);
+    dev = await startGatewayWorker(sb, { state, servingUrl, workerToken: WORKER_TOKEN, adminKey: ADMIN_KEY });
   });
 
   afterAll(async () => {

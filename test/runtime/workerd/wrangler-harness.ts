@@ -144,3 +144,17 @@ export async function startWranglerDev(sb: WranglerSandbox, args: string[], time
   }
   return { url, output: () => out, stop };
 }
+
+/**
+ * The gateway Worker under `wrangler dev` as the tests run it: local state in `state`, containers off
+ * (`SERVING_URL` stands in for the Containers binding), the given worker token and admin key.
+ */
+export function startGatewayWorker(sb: WranglerSandbox, opts: { state: string; servingUrl: string; workerToken: string; adminKey: string }): Promise<WranglerDev> {
+  return startWranglerDev(sb, [
+    '--persist-to', opts.state,
+    '--enable-containers=false',
+    '--var', `FLATGATE_WORKER_TOKEN:${opts.workerToken}`,
+    '--var', `FLATGATE_ADMIN_KEY:${opts.adminKey}`,
+    '--var', `SERVING_URL:${opts.servingUrl}`,
+  ]);
+}
