@@ -88,7 +88,8 @@ export async function runBenchmark(deps: InferenceDeps, id: string, opts: Benchm
       const target = resolveTarget(isolated, variant.id, null);
       await Promise.all(Array.from({ length: batch }, async (_, k) => {
         const prompt = opts.prompts[(from + k) % opts.prompts.length];
-        const params = { prompt, maxTokens: opts.maxTokens, temperature: 0, topP: 1, topK: 0, stop: [] };
+        // a plain completion, as most traffic sends: no per-token logprobs to compute
+        const params = { prompt, maxTokens: opts.maxTokens, temperature: 0, topP: 1, topK: 0, stop: [], logprobs: false };
         const it = runCompletion(isolated, { ...target, route: undefined }, params, performance.now());
         while (!(await it.next()).done);
       }));
